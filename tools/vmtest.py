@@ -1,0 +1,782 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn the patch series into a booted, patched kernel and a test verdict.
+
+One tool in the spirit of the kernel's kunit.py.  Subcommands:
+
+  deps       install what the other stages need (apt-get)
+  tree       make the kernel git tree: one base commit + git am series/*.patch
+  export     write the kernel tree's commits back to series/ (git format-patch)
+  build      build the guest kernel, the selftests and the initramfs
+  run        build, then boot each scenario and collect its TAP results
+  shell      build, then boot one scenario into a shell on the serial console
+  check      the full check CI runs: apply, checkpatch, per-patch build,
+             guest kernel, every scenario
+
+Everything it downloads or builds lives in a cache outside the repository
+($VMTEST_CACHE, default ~/.cache/vfio-hotreset); logs and serial consoles go
+to out/ in the repository.
+"""
+
+import argparse
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.environ.get('VMTEST_CACHE',
+                       os.path.expanduser('~/.cache/vfio-hotreset'))
+OUT = os.path.join(REPO, 'out')
+TREE = os.path.join(CACHE, 'linux')
+BUILD = os.path.join(CACHE, 'build')
+SERIES = os.path.join(REPO, 'series')
+SCENARIOS = os.path.join(REPO, 'scenarios')
+FRAGMENT = os.path.join(REPO, 'config', 'guest.config')
+SELFTEST_DIR = 'tools/testing/selftests/vfio'
+BRANCH = 'series'
+BASE_TAG = 'base'
+JOBS = str(os.cpu_count() or 2)
+
+APT_PACKAGES = {
+    # command or file that proves the package is there -> package
+    'qemu-system-x86_64': 'qemu-system-x86',
+    '/bin/busybox': 'busybox-static',
+    'ccache': 'ccache',
+    'sparse': 'sparse',
+    'flex': 'flex',
+    'bison': 'bison',
+    '/usr/include/libelf.h': 'libelf-dev',
+    '/usr/include/openssl/ssl.h': 'libssl-dev',
+    'bc': 'bc',
+    'codespell': 'codespell',
+    '/usr/lib/python3/dist-packages/ply': 'python3-ply',
+    '/usr/lib/python3/dist-packages/git': 'python3-git',
+    'perl': 'perl',
+    'git': 'git',
+    'make': 'make',
+    'gcc': 'gcc',
+}
+
+CODESPELL_DICT = '/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt'
+
+T0 = time.monotonic()
+
+
+class Fail(Exception):
+    pass
+
+
+def progress(stage, msg=''):
+    print(f'[{time.monotonic() - T0:7.1f}s] {stage:<10} {msg}', flush=True)
+
+
+def logpath(name):
+    os.makedirs(OUT, exist_ok=True)
+    return os.path.join(OUT, name)
+
+
+def sh(cmd, log=None, cwd=None, env=None, check=True, capture=False):
+    """Run cmd; append its output to out/<log> (or return it if capture)."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    if capture:
+        res = subprocess.run(cmd, cwd=cwd, env=full_env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if check and res.returncode:
+            raise Fail(f'{shlex.join(cmd)} failed:\n{res.stderr.strip()}')
+        return res.stdout
+    with open(logpath(log or 'misc.log'), 'a') as f:
+        f.write(f'$ {shlex.join(cmd)}\n')
+        f.flush()
+        res = subprocess.run(cmd, cwd=cwd, env=full_env, stdout=f,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if check and res.returncode:
+        raise Fail(f'{shlex.join(cmd)} failed (exit {res.returncode}), '
+                   f'see out/{log or "misc.log"}')
+    return res.returncode
+
+
+def git(*args, capture=True, **kw):
+    return sh(['git', '-C', TREE] + list(args), capture=capture, **kw)
+
+
+def read_pin():
+    pin = {}
+    with open(os.path.join(REPO, 'base.pin')) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith('#'):
+                k, v = line.split('=', 1)
+                pin[k] = v
+    return pin
+
+
+def file_hash(paths):
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(os.path.basename(p).encode())
+        with open(p, 'rb') as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def series_patches():
+    if not os.path.isdir(SERIES):
+        return []
+    return sorted(os.path.join(SERIES, p) for p in os.listdir(SERIES)
+                  if p.endswith('.patch') and not p.startswith('0000-'))
+
+
+# --- deps -------------------------------------------------------------------
+
+def stage_deps(args):
+    missing = sorted({pkg for probe, pkg in APT_PACKAGES.items()
+                      if not (os.path.exists(probe) if probe.startswith('/')
+                              else shutil.which(probe))})
+    pin = read_pin()
+    if not os.path.exists(pin['tarball']):
+        missing.append(pin['package'])
+    if not missing:
+        progress('deps', 'all installed')
+        return
+    progress('deps', 'apt-get install ' + ' '.join(missing))
+    env = {'DEBIAN_FRONTEND': 'noninteractive'}
+    sh(['apt-get', 'update', '-q'], log='deps.log', env=env)
+    sh(['apt-get', 'install', '-y', '-q', '--no-install-recommends'] + missing,
+       log='deps.log', env=env)
+
+
+# --- base and tree ----------------------------------------------------------
+
+def installed_version(pkg):
+    return sh(['dpkg-query', '-W', '-f=${Version}', pkg], capture=True,
+              check=False).strip()
+
+
+def stage_base(args):
+    """Check the installed base against base.pin; return its identity."""
+    pin = read_pin()
+    ver = installed_version(pin['package'])
+    if not ver:
+        raise Fail(f"{pin['package']} is not installed (run: {sys.argv[0]} deps)")
+    stamp = os.path.join(CACHE, 'base.stamp')
+    if ver != pin['version']:
+        progress('base', f"WARNING: apt serves {pin['package']} {ver}, "
+                 f"the series is pinned to {pin['version']}; going on")
+    want = f"{pin['package']}={ver}"
+    if os.path.exists(stamp) and open(stamp).read().strip() == want and \
+            os.path.isdir(os.path.join(TREE, '.git')):
+        progress('base', f'{want} (cached)')
+        return
+    with open(pin['tarball'], 'rb') as f:
+        digest = hashlib.file_digest(f, 'sha256').hexdigest()
+    if ver == pin['version'] and digest != pin['sha256']:
+        raise Fail(f"{pin['tarball']}: sha256 {digest} != pinned {pin['sha256']}")
+    progress('base', f'unpacking {want} into {TREE}')
+    if os.path.exists(TREE):
+        shutil.rmtree(TREE)
+    os.makedirs(TREE)
+    sh(['tar', '-xJf', pin['tarball'], '-C', TREE, '--strip-components=1'],
+       log='base.log')
+    kv = sh(['make', '-s', '-C', TREE, 'kernelversion'], capture=True).strip()
+    if ver == pin['version'] and kv != pin['kernelversion']:
+        raise Fail(f"kernel version {kv} != pinned {pin['kernelversion']}")
+    # A deterministic base commit: the same tarball gives the same hash on
+    # every machine, so base-commit: in the cover letter means something.
+    ident = {'GIT_AUTHOR_NAME': 'Debian', 'GIT_AUTHOR_EMAIL': 'debian-kernel@lists.debian.org',
+             'GIT_COMMITTER_NAME': 'Debian', 'GIT_COMMITTER_EMAIL': 'debian-kernel@lists.debian.org',
+             'GIT_AUTHOR_DATE': '@0 +0000', 'GIT_COMMITTER_DATE': '@0 +0000'}
+    git('init', '-q', '-b', BRANCH, capture=False, log='base.log')
+    git('config', 'core.abbrev', '12', capture=False, log='base.log')
+    # Debian's top-level .gitignore ignores everything: add by force.
+    git('add', '-f', '-A', '.', capture=False, log='base.log')
+    git('commit', '-q', '--no-verify', '-m', f'{want} (Linux {kv})',
+        capture=False, log='base.log', env=ident)
+    git('tag', BASE_TAG, capture=False, log='base.log')
+    with open(stamp, 'w') as f:
+        f.write(want + '\n')
+    for s in ('tree.stamp',):
+        if os.path.exists(os.path.join(CACHE, s)):
+            os.unlink(os.path.join(CACHE, s))
+    progress('base', f"base commit {git('rev-parse', '--short', 'HEAD').strip()}")
+
+
+def tree_state():
+    """(series hash, tree HEAD) recorded at the last apply or export."""
+    try:
+        with open(os.path.join(CACHE, 'tree.stamp')) as f:
+            sh_, head = f.read().split()
+            return sh_, head
+    except (OSError, ValueError):
+        return None, None
+
+
+def write_tree_stamp():
+    with open(os.path.join(CACHE, 'tree.stamp'), 'w') as f:
+        f.write(f"{file_hash(series_patches())} {git('rev-parse', 'HEAD').strip()}\n")
+
+
+def tree_dirty():
+    return git('status', '--porcelain', '--untracked-files=no').strip() != ''
+
+
+def stage_tree(args, strict=False):
+    """Make sure the kernel tree holds base + series/.
+
+    series/ changed since the last apply (a pull) and the tree holds no
+    unexported work: re-apply.  The tree holds unexported commits or edits:
+    keep it (run tests it as is), but a strict caller (check) fails, since
+    it must test what series/ says.
+    """
+    stage_base(args)
+    patches = series_patches()
+    stamped_series, stamped_head = tree_state()
+    head = git('rev-parse', 'HEAD').strip()
+    cur = file_hash(patches)
+    if stamped_series == cur and stamped_head == head and not tree_dirty():
+        progress('tree', f'{len(patches)} patches, up to date')
+        return
+    if stamped_series is not None and stamped_series == cur:
+        msg = ('the kernel tree has commits or edits that series/ lacks '
+               f'(export them: {sys.argv[0]} export)')
+        if strict:
+            raise Fail(msg)
+        progress('tree', 'WARNING: ' + msg + '; testing the tree as it is')
+        return
+    if stamped_head is not None and (stamped_head != head or tree_dirty()):
+        raise Fail('series/ changed and the kernel tree has unexported work; '
+                   f'resolve by hand in {TREE}')
+    progress('tree', f'git am {len(patches)} patches onto {BASE_TAG}')
+    git('checkout', '-q', '-f', '-B', BRANCH, BASE_TAG, capture=False, log='tree.log')
+    if patches:
+        env = {'GIT_COMMITTER_NAME': 'vmtest', 'GIT_COMMITTER_EMAIL': 'vmtest@localhost'}
+        rc = git('am', '-q', '--committer-date-is-author-date', *patches,
+                 capture=False, log='tree.log', check=False, env=env)
+        if rc:
+            git('am', '--abort', capture=False, log='tree.log', check=False)
+            pin = read_pin()
+            raise Fail(f"series/ does not apply to {installed_version(pin['package'])} "
+                       f"(pinned {pin['version']}), see out/tree.log")
+    write_tree_stamp()
+
+
+def format_patches(outdir):
+    cover = os.path.join(REPO, 'cover-letter.txt')
+    with open(cover) as f:
+        desc = f.read()
+    git('config', f'branch.{BRANCH}.description', desc, capture=False, log='export.log')
+    for p in os.listdir(outdir) if os.path.isdir(outdir) else []:
+        if p.endswith('.patch'):
+            os.unlink(os.path.join(outdir, p))
+    git('format-patch', '-q', '--cover-letter', '--cover-from-description=subject',
+        '--subject-prefix=PATCH 6.12.y', '-n', f'--base={BASE_TAG}', '--no-signature',
+        '-o', outdir, f'{BASE_TAG}..{BRANCH}', capture=False, log='export.log')
+
+
+def stage_export(args):
+    stage_base(args)
+    if tree_dirty():
+        raise Fail(f'{TREE} has uncommitted changes: commit them first')
+    format_patches(SERIES)
+    write_tree_stamp()
+    progress('export', f'{len(series_patches())} patches written to series/')
+
+
+def patch_text(p):
+    """A patch without the lines that change when it is only re-applied."""
+    with open(p) as f:
+        lines = f.read().splitlines()
+    return [l for l in lines[1:] if not re.match(r'^(\d+\.\d+\.\d+|Date: .*)$', l)]
+
+
+def stage_fresh(args):
+    """series/ must be exactly what the tree exports."""
+    tmp = os.path.join(CACHE, 'export-check')
+    os.makedirs(tmp, exist_ok=True)
+    format_patches(tmp)
+    mine = sorted(os.listdir(tmp))
+    theirs = sorted(os.listdir(SERIES))
+    if mine != theirs or any(patch_text(os.path.join(tmp, p)) !=
+                             patch_text(os.path.join(SERIES, p)) for p in mine):
+        raise Fail('series/ is not what the kernel tree exports: '
+                   f'run {sys.argv[0]} export (and never edit a patch by hand)')
+    progress('fresh', 'series/ matches the kernel tree')
+
+
+# --- build ------------------------------------------------------------------
+
+def kenv():
+    return {'CCACHE_DIR': os.path.join(CACHE, 'ccache'),
+            'CCACHE_BASEDIR': CACHE,
+            'KBUILD_BUILD_TIMESTAMP': 'Thu Jan  1 00:00:00 UTC 1970',
+            'KBUILD_BUILD_USER': 'vmtest', 'KBUILD_BUILD_HOST': 'vmtest'}
+
+
+def kmake(build, *targets, log, tree=TREE, extra=()):
+    cc = 'ccache gcc' if shutil.which('ccache') else 'gcc'
+    sh(['make', '-C', tree, f'O={build}', 'ARCH=x86_64', f'CC={cc}',
+        f'HOSTCC={cc}', f'-j{JOBS}'] + list(extra) + list(targets),
+       log=log, env=kenv())
+
+
+def fragment_options(frag):
+    opts = {}
+    with open(frag) as f:
+        for line in f:
+            m = re.match(r'^(CONFIG_\w+)=(.*)$', line.strip())
+            if m:
+                opts[m.group(1)] = m.group(2)
+            m = re.match(r'^# (CONFIG_\w+) is not set$', line.strip())
+            if m:
+                opts[m.group(1)] = 'n'
+    return opts
+
+
+def check_config(build, frags):
+    have = {}
+    with open(os.path.join(build, '.config')) as f:
+        for line in f:
+            m = re.match(r'^(CONFIG_\w+)=(.*)$', line.strip())
+            if m:
+                have[m.group(1)] = m.group(2)
+    bad = []
+    for frag in frags:
+        for k, v in fragment_options(frag).items():
+            if have.get(k, 'n') != v:
+                bad.append(f'{k}={v} (got {have.get(k, "n")})')
+    if bad:
+        raise Fail('guest config lacks: ' + ', '.join(bad))
+
+
+def config_fragments(tree=TREE):
+    frags = [FRAGMENT]
+    st = os.path.join(tree, SELFTEST_DIR, 'config')
+    if os.path.exists(st):
+        frags.append(st)
+    return frags
+
+
+def configure(build, tree=TREE, log='build.log'):
+    frags = config_fragments(tree)
+    merged = os.path.join(CACHE, 'guest.fragment')
+    text = ''.join(open(f).read() for f in frags)
+    stamp = os.path.join(build, '.fragment')
+    if os.path.exists(stamp) and open(stamp).read() == text and \
+            os.path.exists(os.path.join(build, '.config')):
+        return
+    os.makedirs(build, exist_ok=True)
+    with open(merged, 'w') as f:
+        f.write(text)
+    kmake(build, 'allnoconfig', log=log, tree=tree, extra=[f'KCONFIG_ALLCONFIG={merged}'])
+    check_config(build, frags)
+    with open(stamp, 'w') as f:
+        f.write(text)
+
+
+def build_selftests(build, tree=TREE, log='build.log'):
+    kmake(build, 'headers', log=log, tree=tree)
+    out = os.path.join(build, 'kselftest', 'vfio')
+    os.makedirs(out, exist_ok=True)
+    sh(['make', '-C', os.path.join(tree, SELFTEST_DIR), f'OUTPUT={out}',
+        f"KHDR_INCLUDES=-isystem {build}/usr/include", f'-j{JOBS}'],
+       log=log, env={'LDFLAGS': '-static', 'CFLAGS': '-Werror', 'CCACHE_DIR': os.path.join(CACHE, 'ccache')})
+    return out
+
+
+def selftest_programs(outdir):
+    progs = []
+    for p in sorted(os.listdir(outdir)):
+        path = os.path.join(outdir, p)
+        if os.path.isfile(path) and os.access(path, os.X_OK) and \
+                p.endswith('_test'):
+            progs.append(path)
+    return progs
+
+
+def cpio_newc(entries, path):
+    """Write a newc cpio archive; entries: (name, mode, data or link target)."""
+    ino = 1
+    with open(path, 'wb') as f:
+        def hdr(name, mode, size, nlink=1):
+            nonlocal ino
+            nb = name.encode() + b'\0'
+            fields = [ino, mode, 0, 0, nlink, 0, size, 0, 0, 0, 0, len(nb), 0]
+            f.write(b'070701' + b''.join(b'%08X' % x for x in fields) + nb)
+            f.write(b'\0' * ((4 - (110 + len(nb)) % 4) % 4))
+            ino += 1
+        for name, mode, data in entries:
+            hdr(name, mode, len(data))
+            f.write(data)
+            f.write(b'\0' * ((4 - len(data) % 4) % 4))
+        hdr('TRAILER!!!', 0, 0)
+
+
+def build_initramfs(build, progs):
+    entries = []
+    for d in ('bin', 'dev', 'proc', 'sys', 'tmp', 'tests', 'etc', 'sbin', 'usr',
+              'usr/bin', 'usr/sbin', 'root'):
+        entries.append((d, stat.S_IFDIR | 0o755, b''))
+    entries.append(('dev/console', stat.S_IFCHR | 0o600, b''))
+    with open('/bin/busybox', 'rb') as f:
+        entries.append(('bin/busybox', stat.S_IFREG | 0o755, f.read()))
+    entries.append(('bin/sh', stat.S_IFLNK | 0o777, b'busybox'))
+    with open(os.path.join(REPO, 'guest', 'init'), 'rb') as f:
+        entries.append(('init', stat.S_IFREG | 0o755, f.read()))
+    for p in progs:
+        with open(p, 'rb') as f:
+            entries.append((f'tests/{os.path.basename(p)}', stat.S_IFREG | 0o755, f.read()))
+    path = os.path.join(build, 'initramfs.cpio')
+    cpio_newc(entries, path)
+    return path
+
+
+def stage_build(args):
+    progress('config', 'allnoconfig + ' + ' + '.join(
+        os.path.relpath(f, REPO) if f.startswith(REPO) else os.path.relpath(f, TREE)
+        for f in config_fragments()))
+    configure(BUILD)
+    t = time.monotonic()
+    progress('kernel', f'make bzImage (log: out/build.log)')
+    kmake(BUILD, 'bzImage', log='build.log')
+    progress('kernel', f'done in {time.monotonic() - t:.1f}s')
+    progs = selftest_programs(build_selftests(BUILD))
+    if not progs:
+        raise Fail(f'no selftests were built from {SELFTEST_DIR}')
+    initrd = build_initramfs(BUILD, progs)
+    progress('initramfs', f'{len(progs)} test programs, '
+             f'{os.path.getsize(initrd) >> 10} KiB')
+    return os.path.join(BUILD, 'arch/x86/boot/bzImage'), initrd
+
+
+# --- scenarios --------------------------------------------------------------
+
+class Scenario:
+    def __init__(self, name):
+        self.name = name
+        self.path = os.path.join(SCENARIOS, name + '.scn')
+        self.desc = ''
+        self.qemu = []
+        self.cmdline = []
+        self.vfio = []
+        self.timeout = 120
+        self.memory = '512M'
+        with open(self.path) as f:
+            for line in f:
+                line = line.strip()
+                if not line or line.startswith('#'):
+                    continue
+                key, _, val = line.partition(' ')
+                val = val.strip()
+                if key == 'desc':
+                    self.desc = val
+                elif key == 'qemu':
+                    self.qemu += shlex.split(val)
+                elif key == 'cmdline':
+                    self.cmdline += shlex.split(val)
+                elif key == 'vfio':
+                    self.vfio += val.split()
+                elif key == 'timeout':
+                    self.timeout = int(val)
+                elif key == 'memory':
+                    self.memory = val
+                else:
+                    raise Fail(f'{self.path}: unknown key {key!r}')
+
+
+def all_scenarios():
+    return sorted(p[:-4] for p in os.listdir(SCENARIOS) if p.endswith('.scn'))
+
+
+def qemu_cmd(scn, kernel, initrd, shell=False, tap=None):
+    append = ['console=ttyS0', 'panic=-1', 'oops=panic', 'nokaslr',
+              'vmtest.bind=' + ','.join(scn.vfio)] + scn.cmdline
+    if shell:
+        append.append('vmtest.shell=1')
+    cmd = ['qemu-system-x86_64', '-machine', 'q35,accel=tcg', '-cpu', 'max',
+           '-smp', '2', '-m', scn.memory, '-nographic', '-no-reboot',
+           '-bios', '/usr/share/qemu/qboot.rom',
+           '-nic', 'none', '-kernel', kernel, '-initrd', initrd,
+           '-append', ' '.join(append)]
+    if tap:
+        # ttyS1: the tests' own output, free of interleaved kernel messages
+        cmd += ['-serial', 'mon:stdio', '-serial', f'file:{tap}']
+    return cmd + scn.qemu
+
+
+SPLAT = re.compile(r'(WARNING:|BUG:|Call Trace:|Kernel panic|KASAN:|UBSAN:|'
+                   r'kmemleak: \d+ new suspected|possible recursive locking|'
+                   r'circular locking dependency|INFO: task .* blocked)')
+TAP = re.compile(r'^\s*(not ok|ok) (\d+) ([^#]*?)\s*(?:#\s*(SKIP|XFAIL|XPASS|TODO)\b(.*))?$')
+
+
+def parse_tap(text):
+    """Count the TAP results of each test program run by guest/init."""
+    res = {'pass': 0, 'fail': 0, 'skip': 0, 'xfail': 0, 'failed': [],
+           'splat': [], 'programs': 0, 'done': False}
+    prog = None
+    for raw in text.splitlines():
+        line = raw.rstrip('\r')
+        m = re.search(r'vmtest: begin (\S+)', line)
+        if m:
+            prog, seen = m.group(1), 0
+            continue
+        m = re.search(r'vmtest: end (\S+) rc=(\d+)', line)
+        if m:
+            res['programs'] += 1
+            rc = int(m.group(2))
+            # kselftest exit codes: 0 pass, 4 skip; anything else failed.
+            if rc not in (0, 4) and not seen:
+                res['fail'] += 1
+                res['failed'].append(f'{prog} (exit {rc}, no results)')
+            prog = None
+            continue
+        if 'vmtest: all done' in line:
+            res['done'] = True
+        if prog is None:
+            continue
+        m = TAP.match(line)
+        if not m or line.startswith('#'):
+            continue
+        # only a program's own top-level results count, not subtests' lines
+        if raw.startswith(' ') or raw.startswith('\t'):
+            continue
+        seen += 1
+        status, name, directive = m.group(1), m.group(3), m.group(4)
+        if directive == 'SKIP':
+            res['skip'] += 1
+        elif directive == 'XFAIL':
+            res['xfail'] += 1
+        elif directive == 'XPASS':
+            # an expected failure that passes: drop its XFAIL mark
+            res['fail'] += 1
+            res['failed'].append(f'{prog}: {name} (XPASS)')
+        elif status == 'ok':
+            res['pass'] += 1
+        else:
+            res['fail'] += 1
+            res['failed'].append(f'{prog}: {name}')
+    return res
+
+
+def boot(scn, kernel, initrd, shell=False):
+    d = logpath(scn.name)
+    os.makedirs(d, exist_ok=True)
+    tap = os.path.join(d, 'tests.log')
+    cmd = qemu_cmd(scn, kernel, initrd, shell, None if shell else tap)
+    with open(os.path.join(d, 'qemu.sh'), 'w') as f:
+        f.write('#!/bin/sh\n# replay this boot\nexec ' + shlex.join(cmd) + '\n')
+    if shell:
+        progress('shell', f'{scn.name}: ctrl-a x leaves QEMU')
+        os.execvp(cmd[0], cmd)
+    console = os.path.join(d, 'console.log')
+    t = time.monotonic()
+    with open(console, 'wb') as f:
+        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            p.wait(timeout=scn.timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            timed_out = True
+    secs = time.monotonic() - t
+    with open(console, 'rb') as f:
+        text = f.read().decode('utf-8', 'replace')
+    with open(tap, 'rb') as f:
+        res = parse_tap(f.read().decode('utf-8', 'replace'))
+    res['splat'] = [l.strip() for l in text.splitlines() if SPLAT.search(l)]
+    res['secs'] = secs
+    res['timeout'] = timed_out
+    if not res['done'] and not timed_out:
+        res['failed'].append('guest stopped before its tests finished')
+    return res
+
+
+def stage_scenarios(names, kernel, initrd):
+    results = {}
+    for name in names:
+        scn = Scenario(name)
+        progress('boot', f'{name}: {scn.desc} (replay: sh out/{name}/qemu.sh)')
+        r = boot(scn, kernel, initrd)
+        results[name] = r
+        verdict = 'ok'
+        if r['timeout']:
+            verdict = f'TIMEOUT after {scn.timeout}s'
+        elif r['fail'] or r['splat'] or not r['done']:
+            verdict = 'FAILED'
+        progress('boot', f"{name}: {verdict} in {r['secs']:.1f}s: {r['pass']} passed, "
+                 f"{r['fail']} failed, {r['skip']} skipped, {r['xfail']} xfail "
+                 f"(console: out/{name}/console.log)")
+        for f in r['failed']:
+            progress('boot', f'  failed: {f}')
+        for s in r['splat'][:10]:
+            progress('boot', f'  splat: {s}')
+    return results
+
+
+def summarize(results):
+    print()
+    print(f"{'scenario':<12} {'pass':>5} {'fail':>5} {'skip':>5} {'xfail':>5} "
+          f"{'splat':>5} {'secs':>6}  verdict")
+    tot = {'pass': 0, 'fail': 0, 'skip': 0}
+    bad = False
+    for name, r in results.items():
+        fail = r['fail'] + (1 if r['timeout'] or not r['done'] else 0)
+        ok = not fail and not r['splat']
+        bad |= not ok
+        print(f"{name:<12} {r['pass']:>5} {r['fail']:>5} {r['skip']:>5} {r['xfail']:>5} "
+              f"{len(r['splat']):>5} {r['secs']:>6.1f}  "
+              f"{'ok' if ok else 'TIMEOUT' if r['timeout'] else 'FAIL'}")
+        tot['pass'] += r['pass']
+        tot['fail'] += fail + (1 if r['splat'] else 0)
+        tot['skip'] += r['skip'] + r['xfail']
+    print()
+    print(f"{tot['pass']} passed, {tot['fail']} failed, {tot['skip']} skipped", flush=True)
+    return not bad
+
+
+# --- check: per-patch stages ------------------------------------------------
+
+def patch_commits():
+    return git('rev-list', '--reverse', f'{BASE_TAG}..{BRANCH}').split()
+
+
+def stage_checkpatch(args):
+    bad = []
+    for p in series_patches():
+        # Debian's python3 (spdxcheck.py needs its ply and git modules)
+        # and codespell dictionary
+        rc = sh(['perl', os.path.join(TREE, 'scripts/checkpatch.pl'), '--strict',
+                 '--codespell', f'--codespellfile={CODESPELL_DICT}',
+                 '--color=never', p],
+                log='checkpatch.log', cwd=TREE, check=False,
+                env={'PATH': '/usr/bin:' + os.environ.get('PATH', '')})
+        if rc:
+            bad.append(os.path.basename(p))
+    progress('checkpatch', f'{len(series_patches()) - len(bad)}/{len(series_patches())} clean'
+             + (f"; not clean: {', '.join(bad)} (out/checkpatch.log)" if bad else ''))
+    if bad:
+        raise Fail('checkpatch --strict found problems')
+
+
+def touched(commit):
+    return git('diff-tree', '--no-commit-id', '--name-only', '-r', commit).split()
+
+
+SPARSE_WARN = re.compile(r'^(\S+\.[ch]):\d+:\d+: (warning|error): (.*)$')
+
+
+def stage_bisect(args):
+    """Build what each patch touches, at that patch: W=1 and sparse."""
+    wt = os.path.join(CACHE, 'bisect-tree')
+    build = os.path.join(CACHE, 'bisect-build')
+    if not os.path.isdir(wt):
+        git('worktree', 'prune', capture=False, log='bisect.log')
+        git('worktree', 'add', '-f', '--detach', wt, BASE_TAG, capture=False, log='bisect.log')
+    commits = patch_commits()
+    for i, c in enumerate(commits, 1):
+        subj = git('log', '-1', '--format=%s', c).strip()
+        sh(['git', '-C', wt, 'checkout', '-q', '--detach', '-f', c], log='bisect.log')
+        files = touched(c)
+        kdirs = sorted({os.path.dirname(f) + '/' for f in files
+                        if f.endswith('.c') and not f.startswith('tools/')})
+        hdrs = [f for f in files if f.startswith('include/uapi/') and f.endswith('.h')]
+        t = time.monotonic()
+        configure(build, tree=wt, log='bisect.log')
+        what = []
+        if kdirs or any(f.endswith('.h') and not f.startswith('tools/') for f in files):
+            dirs = kdirs or ['drivers/vfio/']
+            before = open(logpath('bisect.log')).read()
+            kmake(build, *dirs, log='bisect.log', tree=wt, extra=['W=1', 'C=2'])
+            out = open(logpath('bisect.log')).read()[len(before):]
+            warns = [l for l in out.splitlines() if SPARSE_WARN.match(l.strip())
+                     and any(SPARSE_WARN.match(l.strip()).group(1).endswith(f)
+                             for f in files)]
+            if warns:
+                raise Fail(f'patch {i} ({subj}): warnings in files it touches:\n'
+                           + '\n'.join(warns[:20]))
+            what.append('W=1 C=2 ' + ' '.join(dirs))
+        for h in hdrs:
+            out = sh(['perl', os.path.join(wt, 'scripts/kernel-doc'), '-Wall', '-none', h],
+                     capture=True, cwd=wt, check=False)
+            what.append(f'kernel-doc {h}')
+        if any(f.startswith(SELFTEST_DIR) for f in files):
+            build_selftests(build, tree=wt, log='bisect.log')
+            what.append('selftests')
+        progress('bisect', f'[{i}/{len(commits)}] {subj[:60]}: '
+                 f"{'; '.join(what) or 'nothing to build'} ({time.monotonic() - t:.0f}s)")
+
+
+# --- entry points -----------------------------------------------------------
+
+def cmd_run(args, strict=False):
+    names = args.scenarios.split(',') if args.scenarios else all_scenarios()
+    for n in names:
+        if not os.path.exists(os.path.join(SCENARIOS, n + '.scn')):
+            raise Fail(f'no scenario {n!r}; have: {", ".join(all_scenarios())}')
+    stage_deps(args)
+    stage_tree(args, strict=strict)
+    kernel, initrd = stage_build(args)
+    results = stage_scenarios(names, kernel, initrd)
+    return summarize(results)
+
+
+def cmd_check(args):
+    stage_deps(args)
+    stage_tree(args, strict=True)
+    stage_fresh(args)
+    stage_checkpatch(args)
+    stage_bisect(args)
+    return cmd_run(args, strict=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    for name in ('deps', 'tree', 'export', 'build', 'run', 'shell', 'check'):
+        p = sub.add_parser(name)
+        if name in ('run', 'check'):
+            p.add_argument('--scenarios', help='comma-separated (default: all)')
+        if name == 'shell':
+            p.add_argument('scenario')
+    args = ap.parse_args()
+    progress('start', shlex.join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
+             + f'  (cache: {CACHE})')
+    try:
+        if args.cmd == 'deps':
+            stage_deps(args)
+        elif args.cmd == 'tree':
+            stage_tree(args)
+        elif args.cmd == 'export':
+            stage_export(args)
+        elif args.cmd == 'build':
+            stage_deps(args)
+            stage_tree(args)
+            stage_build(args)
+        elif args.cmd == 'shell':
+            stage_deps(args)
+            stage_tree(args)
+            kernel, initrd = stage_build(args)
+            boot(Scenario(args.scenario), kernel, initrd, shell=True)
+        elif args.cmd == 'run':
+            return 0 if cmd_run(args) else 1
+        elif args.cmd == 'check':
+            return 0 if cmd_check(args) else 1
+    except Fail as e:
+        progress('FAILED', str(e))
+        print('\n0 passed, 1 failed, 0 skipped')
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
