@@ -19,6 +19,8 @@ to out/ in the repository.
 """
 
 import argparse
+import collections
+import concurrent.futures
 import hashlib
 import os
 import re
@@ -99,8 +101,11 @@ def sh(cmd, log=None, cwd=None, env=None, check=True, capture=False):
         res = subprocess.run(cmd, cwd=cwd, env=full_env, stdout=f,
                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     if check and res.returncode:
+        with open(logpath(log or 'misc.log')) as f:
+            errs = [l.rstrip() for l in f if re.search(r'error:|Error \d', l)]
         raise Fail(f'{shlex.join(cmd)} failed (exit {res.returncode}), '
-                   f'see out/{log or "misc.log"}')
+                   f'see out/{log or "misc.log"}' +
+                   ''.join(f'\n    {l}' for l in errs[-5:]))
     return res.returncode
 
 
@@ -601,34 +606,51 @@ def boot(scn, kernel, initrd, shell=False):
     return res
 
 
-def stage_scenarios(names, kernel, initrd):
+def report(name, scn, r):
+    verdict = 'ok'
+    if r['timeout']:
+        verdict = f'TIMEOUT after {scn.timeout}s'
+    elif r['fail'] or r['splat'] or not r['done']:
+        verdict = 'FAILED'
+    progress('boot', f"{name}: {verdict} in {r['secs']:.1f}s: {r['pass']} passed, "
+             f"{r['fail']} failed, {r['skip']} skipped, {r['xfail']} xfail "
+             f"(console: out/{name}/console.log)")
+    for f in r['failed']:
+        progress('boot', f'  failed: {f}')
+    for s in r['splat'][:10]:
+        progress('boot', f'  splat: {s}')
+
+
+def stage_scenarios(names, kernel, initrd, jobs):
+    """Boot the scenarios, up to jobs guests at a time.
+
+    The guests spend most of their time in the reset delays of the PCI
+    core (100 ms and more per reset), not on the CPU, so several TCG guests
+    share two cores well.
+    """
+    scns = {n: Scenario(n) for n in names}
+    for n, scn in scns.items():
+        progress('boot', f'{n}: {scn.desc} (replay: sh out/{n}/qemu.sh)')
     results = {}
-    for name in names:
-        scn = Scenario(name)
-        progress('boot', f'{name}: {scn.desc} (replay: sh out/{name}/qemu.sh)')
-        r = boot(scn, kernel, initrd)
-        results[name] = r
-        verdict = 'ok'
-        if r['timeout']:
-            verdict = f'TIMEOUT after {scn.timeout}s'
-        elif r['fail'] or r['splat'] or not r['done']:
-            verdict = 'FAILED'
-        progress('boot', f"{name}: {verdict} in {r['secs']:.1f}s: {r['pass']} passed, "
-                 f"{r['fail']} failed, {r['skip']} skipped, {r['xfail']} xfail "
-                 f"(console: out/{name}/console.log)")
-        for f in r['failed']:
-            progress('boot', f'  failed: {f}')
-        for s in r['splat'][:10]:
-            progress('boot', f'  splat: {s}')
-    return results
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futs = {pool.submit(boot, scn, kernel, initrd): n for n, scn in scns.items()}
+        for fut in concurrent.futures.as_completed(futs):
+            n = futs[fut]
+            results[n] = fut.result()
+            report(n, scns[n], results[n])
+    return {n: results[n] for n in names}
 
 
-def summarize(results):
+def summarize(results, checks=()):
+    """Print the table and the closing line; checks: (stage, ok) pairs."""
     print()
+    for stage, ok in checks:
+        print(f"{stage:<12} {'ok' if ok else 'FAIL'}")
     print(f"{'scenario':<12} {'pass':>5} {'fail':>5} {'skip':>5} {'xfail':>5} "
           f"{'splat':>5} {'secs':>6}  verdict")
-    tot = {'pass': 0, 'fail': 0, 'skip': 0}
-    bad = False
+    tot = {'pass': sum(ok for _, ok in checks),
+           'fail': sum(not ok for _, ok in checks), 'skip': 0}
+    bad = tot['fail'] > 0
     for name, r in results.items():
         fail = r['fail'] + (1 if r['timeout'] or not r['done'] else 0)
         ok = not fail and not r['splat']
@@ -675,53 +697,105 @@ def touched(commit):
     return git('diff-tree', '--no-commit-id', '--name-only', '-r', commit).split()
 
 
-SPARSE_WARN = re.compile(r'^(\S+\.[ch]):\d+:\d+: (warning|error): (.*)$')
+WARN_LINE = re.compile(r'^(\S+\.[ch]):\d+(?::\d+)?: (?:warning|error): (.*)$')
+
+
+def warnings_at(commit, wt, build, dirs, files):
+    """W=1 and sparse (C=2) warnings in files, building dirs at commit.
+
+    Returns a Counter of (file, message), line numbers left out, so that
+    the warnings of a patch can be told from those its parent already had.
+    """
+    sh(['git', '-C', wt, 'checkout', '-q', '--detach', '-f', commit], log='bisect.log')
+    configure(build, tree=wt, log='bisect.log')
+    for f in files:
+        # recompile what the patch touches, so gcc (or ccache) says its
+        # warnings again; C=2 runs sparse on every file anyway
+        obj = os.path.join(build, f[:-2] + '.o')
+        if f.endswith('.c') and os.path.exists(obj):
+            os.unlink(obj)
+    with open(logpath('bisect.log')) as f:
+        before = len(f.read())
+    kmake(build, *dirs, log='bisect.log', tree=wt, extra=['W=1', 'C=2'])
+    with open(logpath('bisect.log')) as f:
+        out = f.read()[before:]
+    found = collections.Counter()
+    for line in out.splitlines():
+        m = WARN_LINE.match(line.strip())
+        if not m:
+            continue
+        path = m.group(1)
+        for f in files:
+            if path.endswith('/' + f) or path == f:
+                found[(f, m.group(2))] += 1
+    return found, out
+
+
+def kerneldoc_at(commit, wt, hdrs):
+    sh(['git', '-C', wt, 'checkout', '-q', '--detach', '-f', commit], log='bisect.log')
+    found = collections.Counter()
+    for h in hdrs:
+        if not os.path.exists(os.path.join(wt, h)):
+            continue
+        res = subprocess.run(['perl', 'scripts/kernel-doc', '-Wall', '-none', h],
+                             cwd=wt, text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        for line in res.stdout.splitlines():
+            found[re.sub(r':\d+:', ':', line.strip())] += 1
+    return found
 
 
 def stage_bisect(args):
-    """Build what each patch touches, at that patch: W=1 and sparse."""
+    """Build what each patch touches, at that patch and at its parent.
+
+    Kernel directories with W=1 and sparse (C=2), touched uAPI headers with
+    scripts/kernel-doc, the selftests where touched: any warning the patch
+    adds in a file it touches fails it.
+    """
     wt = os.path.join(CACHE, 'bisect-tree')
     build = os.path.join(CACHE, 'bisect-build')
     if not os.path.isdir(wt):
         git('worktree', 'prune', capture=False, log='bisect.log')
         git('worktree', 'add', '-f', '--detach', wt, BASE_TAG, capture=False, log='bisect.log')
     commits = patch_commits()
+    bad = []
     for i, c in enumerate(commits, 1):
         subj = git('log', '-1', '--format=%s', c).strip()
-        sh(['git', '-C', wt, 'checkout', '-q', '--detach', '-f', c], log='bisect.log')
         files = touched(c)
-        kdirs = sorted({os.path.dirname(f) + '/' for f in files
-                        if f.endswith('.c') and not f.startswith('tools/')})
+        kfiles = [f for f in files if re.search(r'\.[ch]$', f) and
+                  not f.startswith(('tools/', 'Documentation/'))]
+        kdirs = sorted({os.path.dirname(f) + '/' for f in kfiles if f.endswith('.c')})
         hdrs = [f for f in files if f.startswith('include/uapi/') and f.endswith('.h')]
         t = time.monotonic()
-        configure(build, tree=wt, log='bisect.log')
-        what = []
-        if kdirs or any(f.endswith('.h') and not f.startswith('tools/') for f in files):
+        what, new = [], []
+        if kfiles:
             dirs = kdirs or ['drivers/vfio/']
-            before = open(logpath('bisect.log')).read()
-            kmake(build, *dirs, log='bisect.log', tree=wt, extra=['W=1', 'C=2'])
-            out = open(logpath('bisect.log')).read()[len(before):]
-            warns = [l for l in out.splitlines() if SPARSE_WARN.match(l.strip())
-                     and any(SPARSE_WARN.match(l.strip()).group(1).endswith(f)
-                             for f in files)]
-            if warns:
-                raise Fail(f'patch {i} ({subj}): warnings in files it touches:\n'
-                           + '\n'.join(warns[:20]))
+            old, _ = warnings_at(f'{c}^', wt, build, dirs, kfiles)
+            cur, _ = warnings_at(c, wt, build, dirs, kfiles)
+            new += [f'{f}: {m}' for (f, m) in (cur - old)]
             what.append('W=1 C=2 ' + ' '.join(dirs))
-        for h in hdrs:
-            out = sh(['perl', os.path.join(wt, 'scripts/kernel-doc'), '-Wall', '-none', h],
-                     capture=True, cwd=wt, check=False)
-            what.append(f'kernel-doc {h}')
+        if hdrs:
+            new += list(kerneldoc_at(c, wt, hdrs) - kerneldoc_at(f'{c}^', wt, hdrs))
+            what.append('kernel-doc ' + ' '.join(hdrs))
+        sh(['git', '-C', wt, 'checkout', '-q', '--detach', '-f', c], log='bisect.log')
         if any(f.startswith(SELFTEST_DIR) for f in files):
+            configure(build, tree=wt, log='bisect.log')
             build_selftests(build, tree=wt, log='bisect.log')
             what.append('selftests')
         progress('bisect', f'[{i}/{len(commits)}] {subj[:60]}: '
-                 f"{'; '.join(what) or 'nothing to build'} ({time.monotonic() - t:.0f}s)")
+                 f"{'; '.join(what) or 'nothing to build'} ({time.monotonic() - t:.0f}s)"
+                 + (f': {len(new)} new warnings' if new else ''))
+        for w in new[:10]:
+            progress('bisect', f'  {w}')
+        if new:
+            bad.append(i)
+    if bad:
+        raise Fail(f"patches {', '.join(map(str, bad))} add warnings (out/bisect.log)")
 
 
 # --- entry points -----------------------------------------------------------
 
-def cmd_run(args, strict=False):
+def cmd_run(args, strict=False, checks=()):
     names = args.scenarios.split(',') if args.scenarios else all_scenarios()
     for n in names:
         if not os.path.exists(os.path.join(SCENARIOS, n + '.scn')):
@@ -729,17 +803,25 @@ def cmd_run(args, strict=False):
     stage_deps(args)
     stage_tree(args, strict=strict)
     kernel, initrd = stage_build(args)
-    results = stage_scenarios(names, kernel, initrd)
-    return summarize(results)
+    results = stage_scenarios(names, kernel, initrd, args.jobs or len(names))
+    return summarize(results, checks)
 
 
 def cmd_check(args):
     stage_deps(args)
     stage_tree(args, strict=True)
     stage_fresh(args)
-    stage_checkpatch(args)
-    stage_bisect(args)
-    return cmd_run(args, strict=True)
+    # A patch that fails checkpatch or its own build still gets booted:
+    # one run tells everything that is wrong with the series.
+    checks = []
+    for name, stage in (('checkpatch', stage_checkpatch), ('bisect', stage_bisect)):
+        try:
+            stage(args)
+            checks.append((name, True))
+        except Fail as e:
+            progress('FAILED', str(e))
+            checks.append((name, False))
+    return cmd_run(args, strict=True, checks=checks)
 
 
 def main():
@@ -749,9 +831,16 @@ def main():
         p = sub.add_parser(name)
         if name in ('run', 'check'):
             p.add_argument('--scenarios', help='comma-separated (default: all)')
+            p.add_argument('-j', '--jobs', type=int,
+                           help='guests booted at a time (default: all)')
         if name == 'shell':
             p.add_argument('scenario')
     args = ap.parse_args()
+    # the logs of the last run only
+    if os.path.isdir(OUT):
+        for f in os.listdir(OUT):
+            if f.endswith('.log'):
+                os.unlink(os.path.join(OUT, f))
     progress('start', shlex.join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
              + f'  (cache: {CACHE})')
     try:
