@@ -49,6 +49,7 @@ JOBS = str(os.cpu_count() or 2)
 APT_PACKAGES = {
     # command or file that proves the package is there -> package
     'qemu-system-x86_64': 'qemu-system-x86',
+    '/usr/share/qemu/qboot.rom': 'qemu-system-data',
     '/bin/busybox': 'busybox-static',
     'ccache': 'ccache',
     'sparse': 'sparse',
