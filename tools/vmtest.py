@@ -523,27 +523,34 @@ TAP = re.compile(r'^\s*(not ok|ok) (\d+) ([^#]*?)\s*(?:#\s*(SKIP|XFAIL|XPASS|TOD
 def parse_tap(text):
     """Count the TAP results of each test program run by guest/init."""
     res = {'pass': 0, 'fail': 0, 'skip': 0, 'xfail': 0, 'failed': [],
-           'splat': [], 'programs': 0, 'done': False}
+           'done': False}
     prog = None
     for raw in text.splitlines():
         line = raw.rstrip('\r')
         m = re.search(r'vmtest: begin (\S+)', line)
         if m:
-            prog, seen = m.group(1), 0
+            prog, seen, plan, failed_before = m.group(1), 0, None, res['fail']
             continue
         m = re.search(r'vmtest: end (\S+) rc=(\d+)', line)
         if m:
-            res['programs'] += 1
             rc = int(m.group(2))
-            # kselftest exit codes: 0 pass, 4 skip; anything else failed.
-            if rc not in (0, 4) and not seen:
+            # a program that died early, or failed without saying which
+            # test (kselftest: 0 pass, 4 all skipped)
+            if plan is not None and seen < plan:
                 res['fail'] += 1
-                res['failed'].append(f'{prog} (exit {rc}, no results)')
+                res['failed'].append(f'{prog}: {seen} of {plan} results (exit {rc})')
+            elif rc not in (0, 4) and res['fail'] == failed_before:
+                res['fail'] += 1
+                res['failed'].append(f'{prog}: exit {rc}')
             prog = None
             continue
         if 'vmtest: all done' in line:
             res['done'] = True
         if prog is None:
+            continue
+        m = re.match(r'^1\.\.(\d+)$', line)
+        if m:
+            plan = int(m.group(1))
             continue
         m = TAP.match(line)
         if not m or line.startswith('#'):
