@@ -41,6 +41,7 @@ BUILD = os.path.join(CACHE, 'build')
 SERIES = os.path.join(REPO, 'series')
 SCENARIOS = os.path.join(REPO, 'scenarios')
 FRAGMENT = os.path.join(REPO, 'config', 'guest.config')
+BISECT_FRAGMENT = os.path.join(REPO, 'config', 'bisect.config')
 SELFTEST_DIR = 'tools/testing/selftests/vfio'
 BRANCH = 'series'
 BASE_TAG = 'base'
@@ -370,8 +371,8 @@ def config_fragments(tree=TREE):
     return frags
 
 
-def configure(build, tree=TREE, log='build.log'):
-    frags = config_fragments(tree)
+def configure(build, tree=TREE, log='build.log', extra=()):
+    frags = config_fragments(tree) + list(extra)
     merged = os.path.join(CACHE, 'guest.fragment')
     text = ''.join(open(f).read() for f in frags)
     stamp = os.path.join(build, '.fragment')
@@ -716,7 +717,7 @@ def warnings_at(commit, wt, build, dirs, files):
     the warnings of a patch can be told from those its parent already had.
     """
     sh(['git', '-C', wt, 'checkout', '-q', '--detach', '-f', commit], log='bisect.log')
-    configure(build, tree=wt, log='bisect.log')
+    configure(build, tree=wt, log='bisect.log', extra=[BISECT_FRAGMENT])
     for f in files:
         # recompile what the patch touches, so gcc (or ccache) says its
         # warnings again; C=2 runs sparse on every file anyway
@@ -788,7 +789,7 @@ def stage_bisect(args):
             what.append('kernel-doc ' + ' '.join(hdrs))
         sh(['git', '-C', wt, 'checkout', '-q', '--detach', '-f', c], log='bisect.log')
         if any(f.startswith(SELFTEST_DIR) for f in files):
-            configure(build, tree=wt, log='bisect.log')
+            configure(build, tree=wt, log='bisect.log', extra=[BISECT_FRAGMENT])
             build_selftests(build, tree=wt, log='bisect.log')
             what.append('selftests')
         progress('bisect', f'[{i}/{len(commits)}] {subj[:60]}: '
