@@ -713,13 +713,17 @@ def touched(commit):
 WARN_LINE = re.compile(r'^(\S+\.[ch]):\d+(?::\d+)?: (?:warning|error): (.*)$')
 
 
+def checkout_at(wt, commit):
+    sh(['git', '-C', wt, 'checkout', '-q', '--detach', '-f', commit], log='bisect.log')
+
+
 def warnings_at(commit, wt, build, dirs, files):
     """W=1 and sparse (C=2) warnings in files, building dirs at commit.
 
     Returns a Counter of (file, message), line numbers left out, so that
     the warnings of a patch can be told from those its parent already had.
     """
-    sh(['git', '-C', wt, 'checkout', '-q', '--detach', '-f', commit], log='bisect.log')
+    checkout_at(wt, commit)
     configure(build, tree=wt, log='bisect.log', extra=[BISECT_FRAGMENT])
     for f in files:
         # recompile what the patch touches, so gcc (or ccache) says its
@@ -741,11 +745,11 @@ def warnings_at(commit, wt, build, dirs, files):
         for f in files:
             if path.endswith('/' + f) or path == f:
                 found[(f, m.group(2))] += 1
-    return found, out
+    return found
 
 
 def kerneldoc_at(commit, wt, hdrs):
-    sh(['git', '-C', wt, 'checkout', '-q', '--detach', '-f', commit], log='bisect.log')
+    checkout_at(wt, commit)
     found = collections.Counter()
     for h in hdrs:
         if not os.path.exists(os.path.join(wt, h)):
@@ -783,14 +787,14 @@ def stage_bisect(args):
         what, new = [], []
         if kfiles:
             dirs = kdirs or ['drivers/vfio/']
-            old, _ = warnings_at(f'{c}^', wt, build, dirs, kfiles)
-            cur, _ = warnings_at(c, wt, build, dirs, kfiles)
+            old = warnings_at(f'{c}^', wt, build, dirs, kfiles)
+            cur = warnings_at(c, wt, build, dirs, kfiles)
             new += [f'{f}: {m}' for (f, m) in (cur - old)]
             what.append('W=1 C=2 ' + ' '.join(dirs))
         if hdrs:
             new += list(kerneldoc_at(c, wt, hdrs) - kerneldoc_at(f'{c}^', wt, hdrs))
             what.append('kernel-doc ' + ' '.join(hdrs))
-        sh(['git', '-C', wt, 'checkout', '-q', '--detach', '-f', c], log='bisect.log')
+        checkout_at(wt, c)
         if any(f.startswith(SELFTEST_DIR) for f in files):
             configure(build, tree=wt, log='bisect.log', extra=[BISECT_FRAGMENT])
             build_selftests(build, tree=wt, log='bisect.log')
