@@ -3,7 +3,7 @@ VMTEST := python3 tools/vmtest.py
 
 .PHONY: test check shell tree export build
 test:				## the VM test suite (the main job)
-	$(VMTEST) run $(if $(SCENARIOS),--scenarios $(SCENARIOS))
+	$(VMTEST) run $(if $(SCENARIOS),--scenarios $(SCENARIOS)) $(if $(KERNELS),--kernels $(KERNELS))
 check:				## everything CI runs
 	$(VMTEST) check
 shell:				## make shell SCENARIO=iommu

@@ -38,10 +38,12 @@ CACHE = os.environ.get('VMTEST_CACHE',
 OUT = os.path.join(REPO, 'out')
 TREE = os.path.join(CACHE, 'linux')
 BUILD = os.path.join(CACHE, 'build')
+BUILD_DEBUG = os.path.join(CACHE, 'build-debug')
 SERIES = os.path.join(REPO, 'series')
 SCENARIOS = os.path.join(REPO, 'scenarios')
 FRAGMENT = os.path.join(REPO, 'config', 'guest.config')
 BISECT_FRAGMENT = os.path.join(REPO, 'config', 'bisect.config')
+DEBUG_FRAGMENT = os.path.join(REPO, 'config', 'debug.config')
 SELFTEST_DIR = 'tools/testing/selftests/vfio'
 BRANCH = 'series'
 BASE_TAG = 'base'
@@ -71,6 +73,8 @@ APT_PACKAGES = {
 CODESPELL_DICT = '/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt'
 
 T0 = time.monotonic()
+# the fuzz test's seed, the same for every guest of a run (--seed replays)
+SEED = int(time.time()) % 1000000
 
 
 class Fail(Exception):
@@ -373,9 +377,9 @@ def config_fragments(tree=TREE):
 
 def configure(build, tree=TREE, log='build.log', extra=()):
     frags = config_fragments(tree) + list(extra)
-    merged = os.path.join(CACHE, 'guest.fragment')
     text = ''.join(open(f).read() for f in frags)
     stamp = os.path.join(build, '.fragment')
+    merged = stamp + '.in'
     if os.path.exists(stamp) and open(stamp).read() == text and \
             os.path.exists(os.path.join(build, '.config')):
         return
@@ -445,22 +449,62 @@ def build_initramfs(build, progs):
     return path
 
 
-def stage_build(args):
-    progress('config', 'allnoconfig + ' + ' + '.join(
-        os.path.relpath(f, REPO) if f.startswith(REPO) else os.path.relpath(f, TREE)
-        for f in config_fragments()))
-    configure(BUILD)
-    t = time.monotonic()
-    progress('kernel', f'make bzImage (log: out/build.log)')
-    kmake(BUILD, 'bzImage', log='build.log')
-    progress('kernel', f'done in {time.monotonic() - t:.1f}s')
+class Kernel:
+    """One guest kernel: the plain one, or the debug one (config/debug.config).
+
+    Both come from the same tree and boot the same initramfs; the debug
+    kernel's guests get more time and memory, panic_on_warn, and a kmemleak
+    scan at the end (guest/init).
+    """
+    KINDS = ('plain', 'debug')
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.build = BUILD if kind == 'plain' else BUILD_DEBUG
+        self.extra = [] if kind == 'plain' else [DEBUG_FRAGMENT]
+        self.log = 'build.log' if kind == 'plain' else 'build-debug.log'
+        self.bzimage = os.path.join(self.build, 'arch/x86/boot/bzImage')
+        self.initrd = None
+        # KASAN, lockdep and kmemleak under TCG, plus the fault, fuzz and
+        # stress tests' longer runs: noiommu takes 76 s plain, 324 s debug
+        self.slowdown = 1 if kind == 'plain' else 5
+        self.memory = None if kind == 'plain' else '1G'
+        self.cmdline = [] if kind == 'plain' else ['panic_on_warn=1', 'vmtest.debug=1']
+
+    def suffix(self):
+        return '' if self.kind == 'plain' else '-' + self.kind
+
+
+def parse_kernels(arg):
+    kinds = arg.split(',')
+    for k in kinds:
+        if k not in Kernel.KINDS:
+            raise Fail(f'no kernel {k!r}; have: {", ".join(Kernel.KINDS)}')
+    return [Kernel(k) for k in kinds]
+
+
+def stage_build(args, kernels):
+    """Build each kernel, then the selftests and the initramfs they share."""
+    for k in kernels:
+        progress('config', f'{k.kind}: allnoconfig + ' + ' + '.join(
+            os.path.relpath(f, REPO) if f.startswith(REPO) else os.path.relpath(f, TREE)
+            for f in config_fragments() + k.extra))
+        configure(k.build, log=k.log, extra=k.extra)
+        t = time.monotonic()
+        progress('kernel', f'{k.kind}: make bzImage (log: out/{k.log})')
+        kmake(k.build, 'bzImage', log=k.log)
+        progress('kernel', f'{k.kind}: done in {time.monotonic() - t:.1f}s')
+    if not os.path.exists(os.path.join(BUILD, '.config')):
+        configure(BUILD)
     progs = selftest_programs(build_selftests(BUILD))
     if not progs:
         raise Fail(f'no selftests were built from {SELFTEST_DIR}')
     initrd = build_initramfs(BUILD, progs)
     progress('initramfs', f'{len(progs)} test programs, '
              f'{os.path.getsize(initrd) >> 10} KiB')
-    return os.path.join(BUILD, 'arch/x86/boot/bzImage'), initrd
+    for k in kernels:
+        k.initrd = initrd
+    return kernels
 
 
 # --- scenarios --------------------------------------------------------------
@@ -502,15 +546,24 @@ def all_scenarios():
     return sorted(p[:-4] for p in os.listdir(SCENARIOS) if p.endswith('.scn'))
 
 
-def qemu_cmd(scn, kernel, initrd, shell=False):
+def timeout_of(scn, k):
+    return scn.timeout * k.slowdown
+
+
+def qemu_cmd(scn, k, shell=False):
+    # vmtest.deadline: guest/init dumps the blocked tasks (sysrq w, and
+    # lockdep's held locks) this long after boot, before the host kills
+    # the guest at the timeout, so that a hang leaves its stacks
     append = ['console=ttyS0', 'panic=-1', 'oops=panic', 'nokaslr',
-              'vmtest.bind=' + ','.join(scn.vfio)] + scn.cmdline
+              'vmtest.bind=' + ','.join(scn.vfio), f'vmtest.seed={SEED}',
+              f'vmtest.deadline={max(timeout_of(scn, k) - 15, 10)}'] + \
+        k.cmdline + scn.cmdline
     if shell:
         append.append('vmtest.shell=1')
     cmd = ['qemu-system-x86_64', '-machine', 'q35,accel=tcg', '-cpu', 'max',
-           '-smp', '2', '-m', scn.memory, '-nographic', '-no-reboot',
+           '-smp', '2', '-m', k.memory or scn.memory, '-nographic', '-no-reboot',
            '-bios', '/usr/share/qemu/qboot.rom',
-           '-nic', 'none', '-kernel', kernel, '-initrd', initrd,
+           '-nic', 'none', '-kernel', k.bzimage, '-initrd', k.initrd,
            '-append', ' '.join(append)]
     return cmd + scn.qemu
 
@@ -524,7 +577,7 @@ TAP = re.compile(r'^\s*(not ok|ok) (\d+) ([^#]*?)\s*(?:#\s*(SKIP|XFAIL|XPASS|TOD
 def parse_tap(text):
     """Count the TAP results of each test program run by guest/init."""
     res = {'pass': 0, 'fail': 0, 'skip': 0, 'xfail': 0, 'failed': [],
-           'done': False}
+           'done': False, 'kmemleak': None, 'figures': collections.Counter()}
     prog = None
     for raw in text.splitlines():
         line = raw.rstrip('\r')
@@ -547,6 +600,13 @@ def parse_tap(text):
             continue
         if 'vmtest: all done' in line:
             res['done'] = True
+        m = re.search(r'vmtest: kmemleak: (\d+|not available)', line)
+        if m:
+            res['kmemleak'] = int(m.group(1)) if m.group(1).isdigit() else -1
+        # what the fault, fuzz and stress tests did, summed per scenario
+        m = re.match(r'^\s*# figure: ([\w.-]+)=(\d+)$', line)
+        if m:
+            res['figures'][m.group(1)] += int(m.group(2))
         if prog is None:
             continue
         m = re.match(r'^1\.\.(\d+)$', line)
@@ -577,14 +637,15 @@ def parse_tap(text):
     return res
 
 
-def boot(scn, kernel, initrd, shell=False):
-    d = logpath(scn.name)
+def boot(scn, k, shell=False):
+    name = scn.name + k.suffix()
+    d = logpath(name)
     os.makedirs(d, exist_ok=True)
-    cmd = qemu_cmd(scn, kernel, initrd, shell)
+    cmd = qemu_cmd(scn, k, shell)
     with open(os.path.join(d, 'qemu.sh'), 'w') as f:
         f.write('#!/bin/sh\n# replay this boot\nexec ' + shlex.join(cmd) + '\n')
     if shell:
-        progress('shell', f'{scn.name}: ctrl-a x leaves QEMU')
+        progress('shell', f'{name}: ctrl-a x leaves QEMU')
         os.execvp(cmd[0], cmd)
     console = os.path.join(d, 'console.log')
     t = time.monotonic()
@@ -592,7 +653,7 @@ def boot(scn, kernel, initrd, shell=False):
         p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            p.wait(timeout=scn.timeout)
+            p.wait(timeout=timeout_of(scn, k))
             timed_out = False
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
@@ -613,13 +674,17 @@ def boot(scn, kernel, initrd, shell=False):
     res['timeout'] = timed_out
     if not res['done'] and not timed_out:
         res['failed'].append('guest stopped before its tests finished')
+    if k.kind == 'debug' and res['done'] and res['kmemleak'] != 0:
+        res['fail'] += 1
+        res['failed'].append('kmemleak: ' + ('not available' if res['kmemleak'] in (None, -1)
+                                             else f"{res['kmemleak']} suspected leaks"))
     return res
 
 
-def report(name, scn, r):
+def report(name, scn, k, r):
     verdict = 'ok'
     if r['timeout']:
-        verdict = f'TIMEOUT after {scn.timeout}s'
+        verdict = f'TIMEOUT after {timeout_of(scn, k)}s'
     elif r['fail'] or r['splat'] or not r['done']:
         verdict = 'FAILED'
     progress('boot', f"{name}: {verdict} in {r['secs']:.1f}s: {r['pass']} passed, "
@@ -631,24 +696,28 @@ def report(name, scn, r):
         progress('boot', f'  splat: {s}')
 
 
-def stage_scenarios(names, kernel, initrd, jobs):
-    """Boot the scenarios, up to jobs guests at a time.
+def stage_scenarios(names, kernels, jobs):
+    """Boot every scenario on every kernel, up to jobs guests at a time.
 
     The guests spend most of their time in the reset delays of the PCI
     core (100 ms and more per reset), not on the CPU, so several TCG guests
-    share two cores well.
+    share two cores well.  Results are keyed <scenario>[-<kernel>].
     """
     scns = {n: Scenario(n) for n in names}
-    for n, scn in scns.items():
-        progress('boot', f'{n}: {scn.desc} (replay: sh out/{n}/qemu.sh)')
+    runs = {}
+    for k in kernels:
+        for n, scn in scns.items():
+            runs[n + k.suffix()] = (scn, k)
+    for r, (scn, k) in runs.items():
+        progress('boot', f'{r}: {scn.desc} (replay: sh out/{r}/qemu.sh)')
     results = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futs = {pool.submit(boot, scn, kernel, initrd): n for n, scn in scns.items()}
+        futs = {pool.submit(boot, scn, k): r for r, (scn, k) in runs.items()}
         for fut in concurrent.futures.as_completed(futs):
-            n = futs[fut]
-            results[n] = fut.result()
-            report(n, scns[n], results[n])
-    return {n: results[n] for n in names}
+            r = futs[fut]
+            results[r] = fut.result()
+            report(r, *runs[r], results[r])
+    return {r: results[r] for r in runs}
 
 
 def summarize(results, checks=()):
@@ -656,8 +725,8 @@ def summarize(results, checks=()):
     print()
     for stage, ok in checks:
         print(f"{stage:<12} {'ok' if ok else 'FAIL'}")
-    print(f"{'scenario':<12} {'pass':>5} {'fail':>5} {'skip':>5} {'xfail':>5} "
-          f"{'splat':>5} {'secs':>6}  verdict")
+    print(f"{'scenario':<14} {'pass':>5} {'fail':>5} {'skip':>5} {'xfail':>5} "
+          f"{'splat':>5} {'leaks':>5} {'secs':>6}  verdict")
     tot = {'pass': sum(ok for _, ok in checks),
            'fail': sum(not ok for _, ok in checks), 'skip': 0}
     bad = tot['fail'] > 0
@@ -665,12 +734,20 @@ def summarize(results, checks=()):
         fail = r['fail'] + (1 if r['timeout'] or not r['done'] else 0)
         ok = not fail and not r['splat']
         bad |= not ok
-        print(f"{name:<12} {r['pass']:>5} {r['fail']:>5} {r['skip']:>5} {r['xfail']:>5} "
-              f"{len(r['splat']):>5} {r['secs']:>6.1f}  "
+        leaks = '-' if r['kmemleak'] is None else 'n/a' if r['kmemleak'] < 0 else r['kmemleak']
+        print(f"{name:<14} {r['pass']:>5} {r['fail']:>5} {r['skip']:>5} {r['xfail']:>5} "
+              f"{len(r['splat']):>5} {leaks:>5} {r['secs']:>6.1f}  "
               f"{'ok' if ok else 'TIMEOUT' if r['timeout'] else 'FAIL'}")
         tot['pass'] += r['pass']
         tot['fail'] += fail + (1 if r['splat'] else 0)
         tot['skip'] += r['skip'] + r['xfail']
+    figures = [(n, r['figures']) for n, r in results.items() if r['figures']]
+    if figures:
+        # the "# figure: key=N" lines of the fault, fuzz and stress tests
+        print()
+        print('figures (fail-nth points swept, fuzz calls, stress seconds and operations):')
+        for n, fig in figures:
+            print(f'{n:<14} ' + ' '.join(f'{k}={v}' for k, v in sorted(fig.items())))
     print()
     print(f"{tot['pass']} passed, {tot['fail']} failed, {tot['skip']} skipped", flush=True)
     return not bad
@@ -819,8 +896,8 @@ def cmd_run(args, strict=False, checks=()):
             raise Fail(f'no scenario {n!r}; have: {", ".join(all_scenarios())}')
     stage_deps(args)
     stage_tree(args, strict=strict)
-    kernel, initrd = stage_build(args)
-    results = stage_scenarios(names, kernel, initrd, args.jobs or len(names))
+    kernels = stage_build(args, parse_kernels(args.kernels))
+    results = stage_scenarios(names, kernels, args.jobs or len(names) * len(kernels))
     return summarize(results, checks)
 
 
@@ -850,9 +927,21 @@ def main():
             p.add_argument('--scenarios', help='comma-separated (default: all)')
             p.add_argument('-j', '--jobs', type=int,
                            help='guests booted at a time (default: all)')
+        if name in ('run', 'check', 'shell'):
+            p.add_argument('--seed', type=int, help='seed of the fuzz test (default: the clock)')
+        if name in ('run', 'build'):
+            p.add_argument('--kernels', default='plain',
+                           help='comma-separated: plain, debug (default: plain)')
+        if name == 'check':
+            p.add_argument('--kernels', default='plain,debug',
+                           help='comma-separated: plain, debug (default: both)')
         if name == 'shell':
             p.add_argument('scenario')
+            p.add_argument('--kernel', default='plain', help='plain or debug')
     args = ap.parse_args()
+    global SEED
+    if getattr(args, 'seed', None) is not None:
+        SEED = args.seed
     # the logs of the last run only
     if os.path.isdir(OUT):
         for f in os.listdir(OUT):
@@ -860,6 +949,10 @@ def main():
                 os.unlink(os.path.join(OUT, f))
     progress('start', shlex.join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
              + f'  (cache: {CACHE})')
+    if args.cmd in ('run', 'check'):
+        argv = [a for a in sys.argv[1:] if not a.startswith('--seed')]
+        progress('start', f'fuzz seed {SEED} (replay: {os.path.relpath(sys.argv[0])} '
+                 f"{shlex.join(argv)} --seed {SEED})")
     try:
         if args.cmd == 'deps':
             stage_deps(args)
@@ -870,12 +963,12 @@ def main():
         elif args.cmd == 'build':
             stage_deps(args)
             stage_tree(args)
-            stage_build(args)
+            stage_build(args, parse_kernels(args.kernels))
         elif args.cmd == 'shell':
             stage_deps(args)
             stage_tree(args)
-            kernel, initrd = stage_build(args)
-            boot(Scenario(args.scenario), kernel, initrd, shell=True)
+            k, = stage_build(args, parse_kernels(args.kernel))
+            boot(Scenario(args.scenario), k, shell=True)
         elif args.cmd == 'run':
             return 0 if cmd_run(args) else 1
         elif args.cmd == 'check':
