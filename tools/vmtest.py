@@ -12,6 +12,8 @@ One tool in the spirit of the kernel's kunit.py.  Subcommands:
   shell      build, then boot one scenario into a shell on the serial console
   check      the full check CI runs: apply, checkpatch, per-patch build,
              guest kernel, every scenario
+  bench      boot the base kernel and the patched one on the topologies of
+             bench/ and compare the timings of the hot reset ioctls
 
 Everything it downloads or builds lives in a cache outside the repository
 ($VMTEST_CACHE, default ~/.cache/vfio-hotreset); logs and serial consoles go
@@ -22,6 +24,7 @@ import argparse
 import collections
 import concurrent.futures
 import hashlib
+import math
 import os
 import re
 import shlex
@@ -39,8 +42,12 @@ OUT = os.path.join(REPO, 'out')
 TREE = os.path.join(CACHE, 'linux')
 BUILD = os.path.join(CACHE, 'build')
 BUILD_DEBUG = os.path.join(CACHE, 'build-debug')
+# the base kernel of the benchmark: the series' kernel patches left out
+BASE_TREE = os.path.join(CACHE, 'base-tree')
+BUILD_BASE = os.path.join(CACHE, 'build-base')
 SERIES = os.path.join(REPO, 'series')
 SCENARIOS = os.path.join(REPO, 'scenarios')
+BENCH = os.path.join(REPO, 'bench')
 FRAGMENT = os.path.join(REPO, 'config', 'guest.config')
 BISECT_FRAGMENT = os.path.join(REPO, 'config', 'bisect.config')
 DEBUG_FRAGMENT = os.path.join(REPO, 'config', 'debug.config')
@@ -402,6 +409,18 @@ def build_selftests(build, tree=TREE, log='build.log'):
     return out
 
 
+def build_bench(build, tree=TREE, log='build.log'):
+    """The benchmark (bench/hot_reset_bench.c), on the selftests' library."""
+    out = os.path.join(build, 'bench', 'hot_reset_bench')
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    lib = os.path.join(tree, SELFTEST_DIR)
+    sh(['gcc', '-static', '-O2', '-Wall', '-Werror', f'-I{lib}',
+        '-isystem', os.path.join(build, 'usr/include'),
+        os.path.join(BENCH, 'hot_reset_bench.c'),
+        os.path.join(lib, 'hot_reset_lib.c'), '-o', out], log=log)
+    return out
+
+
 def selftest_programs(outdir):
     progs = []
     for p in sorted(os.listdir(outdir)):
@@ -454,11 +473,11 @@ def qemu_client_files():
     return [(f.lstrip('/'), f) for f in files]
 
 
-def build_initramfs(build, progs):
+def build_initramfs(build, progs, bench):
     entries = []
     extra = qemu_client_files()
-    dirs = ['bin', 'dev', 'proc', 'sys', 'tmp', 'tests', 'etc', 'sbin', 'usr',
-            'usr/bin', 'usr/sbin', 'root']
+    dirs = ['bin', 'dev', 'proc', 'sys', 'tmp', 'tests', 'bench', 'etc', 'sbin',
+            'usr', 'usr/bin', 'usr/sbin', 'root']
     for name, _ in extra:
         d = os.path.dirname(name)
         while d and d not in dirs:
@@ -475,6 +494,8 @@ def build_initramfs(build, progs):
     for p in progs:
         with open(p, 'rb') as f:
             entries.append((f'tests/{os.path.basename(p)}', stat.S_IFREG | 0o755, f.read()))
+    with open(bench, 'rb') as f:
+        entries.append(('bench/hot_reset_bench', stat.S_IFREG | 0o755, f.read()))
     for name, host in extra:
         with open(host, 'rb') as f:
             entries.append((name, stat.S_IFREG | 0o755, f.read()))
@@ -484,29 +505,41 @@ def build_initramfs(build, progs):
 
 
 class Kernel:
-    """One guest kernel: the plain one, or the debug one (config/debug.config).
+    """One guest kernel: plain, debug (config/debug.config) or base.
 
-    Both come from the same tree and boot the same initramfs; the debug
-    kernel's guests get more time and memory, panic_on_warn, and a kmemleak
-    scan at the end (guest/init).
+    All boot the same initramfs.  The debug kernel's guests get more time
+    and memory, panic_on_warn, and a kmemleak scan at the end (guest/init).
+    The base kernel is the base commit without the series, configured
+    like the plain one; only the benchmark boots it.
     """
-    KINDS = ('plain', 'debug')
+    KINDS = ('plain', 'debug', 'base')
 
     def __init__(self, kind):
         self.kind = kind
-        self.build = BUILD if kind == 'plain' else BUILD_DEBUG
-        self.extra = [] if kind == 'plain' else [DEBUG_FRAGMENT]
-        self.log = 'build.log' if kind == 'plain' else 'build-debug.log'
+        self.build = {'plain': BUILD, 'debug': BUILD_DEBUG, 'base': BUILD_BASE}[kind]
+        self.tree = BASE_TREE if kind == 'base' else TREE
+        # the base tree has no selftests config: take the series' one
+        self.extra = {'plain': [], 'debug': [DEBUG_FRAGMENT],
+                      'base': [os.path.join(TREE, SELFTEST_DIR, 'config')]}[kind]
+        self.log = {'plain': 'build.log', 'debug': 'build-debug.log',
+                    'base': 'build-base.log'}[kind]
         self.bzimage = os.path.join(self.build, 'arch/x86/boot/bzImage')
         self.initrd = None
         # KASAN, lockdep and kmemleak under TCG, plus the fault, fuzz and
         # stress tests' longer runs: noiommu takes 76 s plain, 324 s debug
-        self.slowdown = 1 if kind == 'plain' else 5
-        self.memory = None if kind == 'plain' else '1G'
-        self.cmdline = [] if kind == 'plain' else ['panic_on_warn=1', 'vmtest.debug=1']
+        self.slowdown = 5 if kind == 'debug' else 1
+        self.memory = '1G' if kind == 'debug' else None
+        self.cmdline = ['panic_on_warn=1', 'vmtest.debug=1'] if kind == 'debug' else []
 
     def suffix(self):
         return '' if self.kind == 'plain' else '-' + self.kind
+
+    def prepare(self):
+        """The base kernel's tree: a worktree of the base commit."""
+        if self.kind == 'base' and not os.path.isdir(BASE_TREE):
+            git('worktree', 'prune', capture=False, log=self.log)
+            git('worktree', 'add', '-f', '--detach', BASE_TREE, BASE_TAG,
+                capture=False, log=self.log)
 
 
 def parse_kernels(arg):
@@ -520,20 +553,23 @@ def parse_kernels(arg):
 def stage_build(args, kernels):
     """Build each kernel, then the selftests and the initramfs they share."""
     for k in kernels:
+        k.prepare()
         progress('config', f'{k.kind}: allnoconfig + ' + ' + '.join(
             os.path.relpath(f, REPO) if f.startswith(REPO) else os.path.relpath(f, TREE)
-            for f in config_fragments() + k.extra))
-        configure(k.build, log=k.log, extra=k.extra)
+            for f in config_fragments(k.tree) + k.extra))
+        configure(k.build, tree=k.tree, log=k.log, extra=k.extra)
         t = time.monotonic()
-        progress('kernel', f'{k.kind}: make bzImage (log: out/{k.log})')
-        kmake(k.build, 'bzImage', log=k.log)
+        progress('kernel', f'{k.kind}: make bzImage (log: out/{k.log})'
+                 + (f' from {os.path.relpath(k.tree, CACHE)} at {BASE_TAG}'
+                    if k.kind == 'base' else ''))
+        kmake(k.build, 'bzImage', log=k.log, tree=k.tree)
         progress('kernel', f'{k.kind}: done in {time.monotonic() - t:.1f}s')
     if not os.path.exists(os.path.join(BUILD, '.config')):
         configure(BUILD)
     progs = selftest_programs(build_selftests(BUILD))
     if not progs:
         raise Fail(f'no selftests were built from {SELFTEST_DIR}')
-    initrd = build_initramfs(BUILD, progs)
+    initrd = build_initramfs(BUILD, progs, build_bench(BUILD))
     progress('initramfs', f'{len(progs)} test programs, '
              f'{os.path.getsize(initrd) >> 10} KiB')
     for k in kernels:
@@ -544,9 +580,9 @@ def stage_build(args, kernels):
 # --- scenarios --------------------------------------------------------------
 
 class Scenario:
-    def __init__(self, name):
+    def __init__(self, name, folder=SCENARIOS):
         self.name = name
-        self.path = os.path.join(SCENARIOS, name + '.scn')
+        self.path = os.path.join(folder, name + '.scn')
         self.desc = ''
         self.qemu = []
         self.cmdline = []
@@ -706,6 +742,7 @@ def boot(scn, k, shell=False):
     res['splat'] = [l.strip() for l in text.splitlines() if SPLAT.search(l)]
     res['secs'] = secs
     res['timeout'] = timed_out
+    res['rc'] = p.returncode
     if not res['done'] and not timed_out:
         res['failed'].append('guest stopped before its tests finished')
     if k.kind == 'debug' and res['done'] and res['kmemleak'] != 0:
@@ -785,6 +822,172 @@ def summarize(results, checks=()):
     print()
     print(f"{tot['pass']} passed, {tot['fail']} failed, {tot['skip']} skipped", flush=True)
     return not bad
+
+
+# --- bench: the base kernel against the patched one --------------------------
+
+BENCH_LINE = re.compile(r'^bench: set=(\S+) n=(\d+) groups=(\d+) method=(\w+) op=(\w+) '
+                        r'ret=(-?\d+) iters=(\d+)(?: med=([\d.]+) p10=([\d.]+) p90=([\d.]+))?')
+BENCH_OPS = ('info', 'refused', 'accepted', 'bare')
+
+
+def bench_scenarios():
+    return sorted(p[:-4] for p in os.listdir(BENCH) if p.endswith('.scn'))
+
+
+def bench_boot(name, k, args, rnd):
+    """Boot one bench topology on kernel k; {(n, method, op): fields}."""
+    scn = Scenario(name, BENCH)
+    scn.name = 'bench-' + name + (f'-r{rnd}' if args.rounds > 1 else '')
+    scn.cmdline.append(f'vmtest.bench={args.iters},{args.accepted}')
+    d = scn.name + k.suffix()
+    console = os.path.join(logpath(d), 'console.log')
+    if args.from_logs:
+        r = {'timeout': False, 'splat': [], 'secs': 0}
+    else:
+        progress('bench', f'{d}: {scn.desc} (replay: sh out/{d}/qemu.sh)')
+        r = boot(scn, k)
+        if r['rc'] < 0 and not r['timeout']:
+            # QEMU 7.2 itself has segfaulted under a 256-function bus
+            # reset; say so, keep its console, and try once more
+            os.replace(console, console + '.crashed')
+            progress('bench', f"{d}: QEMU died of signal {-r['rc']} after {r['secs']:.0f}s "
+                     f'(console: out/{d}/console.log.crashed); booting again')
+            r = boot(scn, k)
+    with open(console, 'rb') as f:
+        text = f.read().decode('utf-8', 'replace')
+    if r['timeout'] or r['splat'] or 'bench: done' not in text:
+        raise Fail(f'{d}: the benchmark did not finish'
+                   + (f" ({r['splat'][0]})" if r['splat'] else '')
+                   + f' (console: out/{d}/console.log)')
+    rows = {}
+    for line in text.splitlines():
+        m = BENCH_LINE.match(line.strip())
+        if m:
+            n, method, op = int(m.group(2)), m.group(4), m.group(5)
+            rows[(n, method, op)] = {
+                'groups': int(m.group(3)), 'ret': int(m.group(6)),
+                'med': float(m.group(8)) if m.group(8) else None,
+                'p10': float(m.group(9)) if m.group(9) else None,
+                'p90': float(m.group(10)) if m.group(10) else None}
+        elif line.startswith('bench: ') and ('unstable' in line or 'witness' in line):
+            raise Fail(f'{d}: {line.strip()}')
+    progress('bench', f"{d}: {len(rows)} measurements in {r['secs']:.0f}s")
+    return rows
+
+
+def merge_rounds(rounds):
+    """Per key, the round with the smallest median; spread = max/min."""
+    rows = {}
+    for r in rounds:
+        for key, row in r.items():
+            best = rows.get(key)
+            meds = (best['meds'] if best else []) + ([row['med']] if row['med'] else [])
+            if best is None or (row['med'] and best['med'] and row['med'] < best['med']):
+                best = dict(row)
+            best['meds'] = meds
+            rows[key] = best
+    for row in rows.values():
+        m = row['meds']
+        row['spread'] = max(m) / min(m) if len(m) > 1 else None
+    return rows
+
+
+def fmt_us(row):
+    if row is None:
+        return '-'
+    if row['med'] is None or row['ret'] not in (0, -22):
+        return f"ret {row['ret']}"
+    t = row['med']
+    s = f'{t / 1000:.1f} ms' if t >= 1000 else f'{t:.0f} us' if t >= 100 else f'{t:.1f} us'
+    if row.get('spread'):
+        s += f" (x{row['spread']:.2f})"
+    return s if row['ret'] == 0 or row['op'] == 'refused' else s + f" (ret {row['ret']})"
+
+
+def growth(rows, kind, method, op):
+    """Slope of log(time) over log(N) between the smallest and largest N."""
+    if kind == 'base' and method == 'devfd' and op != 'info':
+        return None
+    pts = sorted((n, r['med']) for (n, m, o), r in rows[kind].items()
+                 if m == method and o == op and r['med'] and
+                 r['ret'] == (-22 if op == 'refused' else 0))
+    if len(pts) < 2 or pts[0][0] == pts[-1][0]:
+        return None
+    (n0, t0), (n1, t1) = pts[0], pts[-1]
+    return math.log(t1 / t0) / math.log(n1 / n0), n0, n1
+
+
+def bench_table(name, rows):
+    """Markdown: one row per (method, op, N) with both kernels and the ratio."""
+    out = [f'### {name}', '',
+           '| method | op | N | groups | base | patched | patched/base |',
+           '|---|---|---:|---:|---:|---:|---:|']
+    keys = sorted(set(rows['base']) | set(rows['plain']),
+                  key=lambda k: (('group', 'zero', 'devfd', 'sysfs').index(k[1])
+                                 if k[1] in ('group', 'zero', 'devfd', 'sysfs') else 9,
+                                 BENCH_OPS.index(k[2]) if k[2] in BENCH_OPS else 9, k[0]))
+    for key in keys:
+        n, method, op = key
+        if op not in BENCH_OPS:
+            continue
+        b, p = rows['base'].get(key), rows['plain'].get(key)
+        for r in (b, p):
+            if r:
+                r['op'] = op
+        ratio = '-'
+        if b and p and b['med'] and p['med'] and b['ret'] == p['ret']:
+            ratio = f"{p['med'] / b['med']:.2f}"
+        groups = (p or b)['groups']
+        base = fmt_us(b)
+        if method == 'devfd' and op != 'info':
+            # 6.12 refuses any array of device fds up front
+            base, ratio = 'EINVAL, no such proof' if b else '-', '-'
+        out.append(f'| {method} | {op} | {n} | {groups} | {base} | {fmt_us(p)} | {ratio} |')
+    out += ['', '| method | op | base growth | patched growth |', '|---|---|---|---|']
+    for method in ('group', 'zero', 'devfd'):
+        for op in ('info', 'refused', 'accepted'):
+            g = {kind: growth(rows, kind, method, op) for kind in ('base', 'plain')}
+            if not any(g.values()):
+                continue
+            cell = {kind: (f'N^{v[0]:.2f} (N {v[1]}..{v[2]})' if v else '-')
+                    for kind, v in g.items()}
+            out.append(f"| {method} | {op} | {cell['base']} | {cell['plain']} |")
+    return '\n'.join(out) + '\n'
+
+
+def cmd_bench(args):
+    names = args.scenarios.split(',') if args.scenarios else bench_scenarios()
+    for n in names:
+        if not os.path.exists(os.path.join(BENCH, n + '.scn')):
+            raise Fail(f'no bench topology {n!r}; have: {", ".join(bench_scenarios())}')
+    kernels = [Kernel('base'), Kernel('plain')]
+    if not args.from_logs:
+        stage_deps(args)
+        stage_tree(args)
+        stage_build(args, kernels)
+    md = [f'Benchmark: {args.iters} timed calls per _INFO and refused reset, '
+          f'{args.accepted} per accepted reset; medians (p10..p90 in out/bench-*/console.log). '
+          f'Command: {shlex.join([os.path.relpath(sys.argv[0])] + sys.argv[1:])}', '']
+    if args.rounds > 1:
+        md += [f'{args.rounds} boots per kernel, alternating: each cell is the smallest '
+               'median of the boots, and (xS) the largest over the smallest.', '']
+    for name in names:
+        # one guest at a time, the base kernel first; with rounds, the
+        # kernels alternate, so that a slow spell of the host hits both
+        runs = {k.kind: [] for k in kernels}
+        for rnd in range(1, args.rounds + 1):
+            for k in kernels:
+                runs[k.kind].append(bench_boot(name, k, args, rnd))
+        rows = {kind: merge_rounds(r) for kind, r in runs.items()}
+        md.append(bench_table(name, rows))
+    text = '\n'.join(md)
+    with open(os.path.join(OUT, 'bench.md'), 'w') as f:
+        f.write(text)
+    print()
+    print(text)
+    progress('bench', 'table written to out/bench.md')
+    return True
 
 
 # --- check: per-patch stages ------------------------------------------------
@@ -955,7 +1158,7 @@ def cmd_check(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = ap.add_subparsers(dest='cmd', required=True)
-    for name in ('deps', 'tree', 'export', 'build', 'run', 'shell', 'check'):
+    for name in ('deps', 'tree', 'export', 'build', 'run', 'shell', 'check', 'bench'):
         p = sub.add_parser(name)
         if name in ('run', 'check'):
             p.add_argument('--scenarios', help='comma-separated (default: all)')
@@ -965,10 +1168,20 @@ def main():
             p.add_argument('--seed', type=int, help='seed of the fuzz test (default: the clock)')
         if name in ('run', 'build'):
             p.add_argument('--kernels', default='plain',
-                           help='comma-separated: plain, debug (default: plain)')
+                           help='comma-separated: plain, debug, base (default: plain)')
         if name == 'check':
             p.add_argument('--kernels', default='plain,debug',
                            help='comma-separated: plain, debug (default: both)')
+        if name == 'bench':
+            p.add_argument('--scenarios', help='comma-separated topologies of bench/ (default: all)')
+            p.add_argument('--iters', type=int, default=101,
+                           help='timed calls per _INFO and refused reset (default: 101)')
+            p.add_argument('--accepted', type=int, default=5,
+                           help='timed calls per accepted reset (default: 5)')
+            p.add_argument('--rounds', type=int, default=1,
+                           help='boots per kernel and topology (default: 1)')
+            p.add_argument('--from-logs', action='store_true',
+                           help='boot nothing: tabulate the consoles of the last run')
         if name == 'shell':
             p.add_argument('scenario')
             p.add_argument('--kernel', default='plain', help='plain or debug')
@@ -1007,6 +1220,8 @@ def main():
             return 0 if cmd_run(args) else 1
         elif args.cmd == 'check':
             return 0 if cmd_check(args) else 1
+        elif args.cmd == 'bench':
+            return 0 if cmd_bench(args) else 1
     except Fail as e:
         progress('FAILED', str(e))
         print('\n0 passed, 1 failed, 0 skipped')
