@@ -829,6 +829,7 @@ def summarize(results, checks=()):
 BENCH_LINE = re.compile(r'^bench: set=(\S+) n=(\d+) groups=(\d+) method=(\w+) op=(\w+) '
                         r'ret=(-?\d+) iters=(\d+)(?: med=([\d.]+) p10=([\d.]+) p90=([\d.]+))?')
 BENCH_OPS = ('info', 'refused', 'accepted', 'bare')
+BENCH_METHODS = ('group', 'zero', 'devfd', 'sysfs')
 
 
 def bench_scenarios():
@@ -893,7 +894,7 @@ def merge_rounds(rounds):
     return rows
 
 
-def fmt_us(row):
+def fmt_us(row, op):
     if row is None:
         return '-'
     if row['med'] is None or row['ret'] not in (0, -22):
@@ -902,7 +903,7 @@ def fmt_us(row):
     s = f'{t / 1000:.1f} ms' if t >= 1000 else f'{t:.0f} us' if t >= 100 else f'{t:.1f} us'
     if row.get('spread'):
         s += f" (x{row['spread']:.2f})"
-    return s if row['ret'] == 0 or row['op'] == 'refused' else s + f" (ret {row['ret']})"
+    return s if row['ret'] == 0 or op == 'refused' else s + f" (ret {row['ret']})"
 
 
 def growth(rows, kind, method, op):
@@ -924,29 +925,25 @@ def bench_table(name, rows):
            '| method | op | N | groups | base | patched | patched/base |',
            '|---|---|---:|---:|---:|---:|---:|']
     keys = sorted(set(rows['base']) | set(rows['plain']),
-                  key=lambda k: (('group', 'zero', 'devfd', 'sysfs').index(k[1])
-                                 if k[1] in ('group', 'zero', 'devfd', 'sysfs') else 9,
+                  key=lambda k: (BENCH_METHODS.index(k[1]) if k[1] in BENCH_METHODS else 9,
                                  BENCH_OPS.index(k[2]) if k[2] in BENCH_OPS else 9, k[0]))
     for key in keys:
         n, method, op = key
         if op not in BENCH_OPS:
             continue
         b, p = rows['base'].get(key), rows['plain'].get(key)
-        for r in (b, p):
-            if r:
-                r['op'] = op
         ratio = '-'
         if b and p and b['med'] and p['med'] and b['ret'] == p['ret']:
             ratio = f"{p['med'] / b['med']:.2f}"
         groups = (p or b)['groups']
-        base = fmt_us(b)
+        base = fmt_us(b, op)
         if method == 'devfd' and op != 'info':
             # 6.12 refuses any array of device fds up front
             base, ratio = 'EINVAL, no such proof' if b else '-', '-'
-        out.append(f'| {method} | {op} | {n} | {groups} | {base} | {fmt_us(p)} | {ratio} |')
+        out.append(f'| {method} | {op} | {n} | {groups} | {base} | {fmt_us(p, op)} | {ratio} |')
     out += ['', '| method | op | base growth | patched growth |', '|---|---|---|---|']
-    for method in ('group', 'zero', 'devfd'):
-        for op in ('info', 'refused', 'accepted'):
+    for method in BENCH_METHODS[:-1]:
+        for op in BENCH_OPS[:-1]:
             g = {kind: growth(rows, kind, method, op) for kind in ('base', 'plain')}
             if not any(g.values()):
                 continue
