@@ -1,18 +1,18 @@
-# Entry points; tools/vmtest.py does the work.  See README.md.
+# Entry points; tools/vmtest.py and its modules do the work.  See README.md.
 VMTEST := python3 tools/vmtest.py
 
 .PHONY: test check shell tree export build bench
-test:				## the VM test suite (the main job)
-	$(VMTEST) run $(if $(SCENARIOS),--scenarios $(SCENARIOS)) $(if $(KERNELS),--kernels $(KERNELS))
+test:				## the VM test suite (the main job): 7.3 and 6.12 kernels
+	$(VMTEST) run $(if $(SCENARIOS),--scenarios $(SCENARIOS)) $(if $(KERNELS),--kernels $(KERNELS)) $(if $(TESTS),--tests '$(TESTS)')
 check:				## everything CI runs
 	$(VMTEST) check
-shell:				## make shell SCENARIO=iommu
-	$(VMTEST) shell $(or $(SCENARIO),iommu)
-tree:				## kernel git tree = base + series/
+shell:				## make shell SCENARIO=iommu KERNEL=6.12
+	$(VMTEST) shell $(or $(SCENARIO),iommu) --kernel $(or $(KERNEL),7.3)
+tree:				## kernel git trees = base + patches, both lines
 	$(VMTEST) tree
-export:				## kernel git tree -> series/
+export:				## kernel git trees -> mainline/patches, backport-6.12/patches
 	$(VMTEST) export
 build:
-	$(VMTEST) build
-bench:				## base kernel against the patched one (not a test)
+	$(VMTEST) build $(if $(KERNELS),--kernels $(KERNELS))
+bench:				## a base kernel against the patched one (not a test)
 	$(VMTEST) bench $(if $(SCENARIOS),--scenarios $(SCENARIOS))

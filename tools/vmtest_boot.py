@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Booting guests: scenarios (data files), QEMU command lines, timeouts."""
+
+import concurrent.futures
+import os
+import shlex
+import signal
+import subprocess
+import time
+
+from vmtest_common import REPO, Fail, logpath, progress
+from vmtest_parser import parse_console, report
+
+SCENARIOS = os.path.join(REPO, 'scenarios')
+# the fuzz test's seed, the same for every guest of a run (--seed replays)
+SEED = int(time.time()) % 1000000
+# a glob: only the test programs it matches run (--tests)
+TESTS = None
+
+
+class Scenario:
+    """One QEMU topology: scenarios/NAME.scn (see README, Scenarios)."""
+
+    def __init__(self, name, folder=SCENARIOS):
+        self.name = name
+        self.path = os.path.join(folder, name + '.scn')
+        self.desc = ''
+        self.qemu = []
+        self.cmdline = []
+        self.vfio = []
+        self.timeout = 120
+        self.memory = '512M'
+        self.kernels = None     # the lines it boots on: all
+        with open(self.path) as f:
+            for line in f:
+                line = line.strip()
+                if not line or line.startswith('#'):
+                    continue
+                key, _, val = line.partition(' ')
+                val = val.strip()
+                if key == 'desc':
+                    self.desc = val
+                elif key == 'qemu':
+                    self.qemu += shlex.split(val)
+                elif key == 'cmdline':
+                    self.cmdline += shlex.split(val)
+                elif key == 'vfio':
+                    self.vfio += val.split()
+                elif key == 'device':
+                    # the device of the tests that take one BDF (libvfio)
+                    self.cmdline.append(f'vmtest.device={val}')
+                elif key == 'kernels':
+                    self.kernels = val.split()
+                elif key == 'timeout':
+                    self.timeout = int(val)
+                elif key == 'memory':
+                    self.memory = val
+                else:
+                    raise Fail(f'{self.path}: unknown key {key!r}')
+
+
+def all_scenarios():
+    return sorted(p[:-4] for p in os.listdir(SCENARIOS) if p.endswith('.scn'))
+
+
+def scenarios(arg):
+    names = arg.split(',') if arg else all_scenarios()
+    for n in names:
+        if not os.path.exists(os.path.join(SCENARIOS, n + '.scn')):
+            raise Fail(f'no scenario {n!r}; have: {", ".join(all_scenarios())}')
+    return names
+
+
+# The scenarios' timeouts were measured here, where the loop of
+# host_speed() takes 0.12 s while a kernel builds on both cores; a slower
+# or busier host gets them stretched in proportion.
+REFERENCE_LOOP_SECS = 0.12
+
+
+def host_speed():
+    """How many times slower than the reference this host runs now (>= 1).
+
+    A fixed loop of Python, timed three times, the fastest kept: it sees a
+    slower CPU and the load of other work alike.
+    """
+    best = None
+    for _ in range(3):
+        t = time.perf_counter()
+        n = 0
+        for i in range(2_000_000):
+            n += i & 7
+        best = min(best or 1e9, time.perf_counter() - t)
+    return max(1.0, best / REFERENCE_LOOP_SECS)
+
+
+SPEED = None
+
+
+def timeout_of(scn, k):
+    global SPEED
+    if SPEED is None:
+        SPEED = host_speed()
+    # twice the measured need, on a host as fast as the reference
+    return int(2 * scn.timeout * k.slowdown * SPEED)
+
+
+def qemu_cmd(scn, k, shell=False):
+    # vmtest.deadline: guest/init dumps the blocked tasks (sysrq w, and
+    # lockdep's held locks) this long after boot, before the host kills
+    # the guest at the timeout, so that a hang leaves its stacks
+    append = ['console=ttyS0', 'panic=-1', 'oops=panic', 'nokaslr',
+              'vmtest.bind=' + ','.join(scn.vfio), f'vmtest.seed={SEED}',
+              f'vmtest.deadline={max(timeout_of(scn, k) - 15, 10)}'] + \
+        k.cmdline + scn.cmdline
+    if TESTS:
+        append.append(f'vmtest.tests={TESTS}')
+    if shell:
+        append.append('vmtest.shell=1')
+    cmd = ['qemu-system-x86_64', '-machine', 'q35,accel=tcg', '-cpu', 'max',
+           '-smp', '2', '-m', k.memory or scn.memory, '-nographic', '-no-reboot',
+           '-bios', '/usr/share/qemu/qboot.rom',
+           '-nic', 'none', '-kernel', k.bzimage, '-initrd', k.initrd,
+           '-append', ' '.join(append)]
+    return cmd + scn.qemu
+
+
+def run_name(scn, k):
+    return f'{scn.name}-{k.name}'
+
+
+def boot(scn, k, shell=False, name=None):
+    name = name or run_name(scn, k)
+    d = logpath(name)
+    os.makedirs(d, exist_ok=True)
+    cmd = qemu_cmd(scn, k, shell)
+    with open(os.path.join(d, 'qemu.sh'), 'w') as f:
+        f.write('#!/bin/sh\n# replay this boot\nexec ' + shlex.join(cmd) + '\n')
+    if shell:
+        progress('shell', f'{name}: ctrl-a x leaves QEMU')
+        os.execvp(cmd[0], cmd)
+    console = os.path.join(d, 'console.log')
+    t = time.monotonic()
+    with open(console, 'wb') as f:
+        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            p.wait(timeout=timeout_of(scn, k))
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            timed_out = True
+    with open(console, 'rb') as f:
+        text = f.read().decode('utf-8', 'replace')
+    tap, res = parse_console(text)
+    with open(os.path.join(d, 'tests.log'), 'w') as f:
+        f.write(tap)
+    res['secs'] = time.monotonic() - t
+    res['timeout'] = timed_out
+    res['rc'] = p.returncode
+    if not res['done'] and not timed_out:
+        res['failed'].append('guest stopped before its tests finished')
+    if k.kind == 'debug' and res['done'] and res['kmemleak'] != 0:
+        res['fail'] += 1
+        res['failed'].append('kmemleak: ' + ('not available' if res['kmemleak'] in (None, -1)
+                                             else f"{res['kmemleak']} suspected leaks"))
+    return res
+
+
+def stage_scenarios(names, kernels, jobs):
+    """Boot every scenario on every kernel, up to jobs guests at a time.
+
+    Returns {run name: (scenario, kernel name, result)}, run names being
+    <scenario>-<kernel>.
+    """
+    scns = {n: Scenario(n) for n in names}
+    runs = {}
+    for k in kernels:
+        for scn in scns.values():
+            if scn.kernels is None or k.name in scn.kernels:
+                runs[run_name(scn, k)] = (scn, k)
+    progress('boot', f'{len(runs)} guests, {jobs} at a time; timeouts x{timeout_of(scn, k) / (scn.timeout * k.slowdown):.1f} '
+             f'for this host (speed x{SPEED:.2f} of the reference, doubled)')
+    for r, (scn, k) in runs.items():
+        progress('boot', f'{r}: {scn.desc} (replay: sh out/{r}/qemu.sh)')
+    results = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futs = {pool.submit(boot, scn, k): r for r, (scn, k) in runs.items()}
+        for fut in concurrent.futures.as_completed(futs):
+            r = futs[fut]
+            scn, k = runs[r]
+            results[r] = (scn.name, k.name, fut.result())
+            report(r, results[r][2], timeout_of(scn, k))
+    return {r: results[r] for r in runs}

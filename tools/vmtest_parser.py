@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Reading a guest's console: TAP results, kernel splats, the summary."""
+
+import collections
+import re
+
+from vmtest_common import progress
+
+SPLAT = re.compile(r'(WARNING:|BUG:|Call Trace:|Kernel panic|KASAN:|UBSAN:|'
+                   r'kmemleak: \d+ new suspected|possible recursive locking|'
+                   r'circular locking dependency|INFO: task .* blocked)')
+TAP = re.compile(r'^\s*(not ok|ok) (\d+) ([^#]*?)\s*(?:#\s*(SKIP|XFAIL|XPASS|TODO)\b(.*))?$')
+# guest/init's own dump of the blocked tasks shortly before the host's
+# timeout: what follows is a hang's evidence, reported as a timeout
+DEADLINE = re.compile(r'^vmtest: deadline of \d+s reached', re.M)
+TAP_COPY = re.compile(r'^vmtest: tap begin\r?\n(.*?)^vmtest: tap end', re.S | re.M)
+
+
+def parse_tap(text):
+    """Count the TAP results of each test program run by guest/init."""
+    res = {'pass': 0, 'fail': 0, 'skip': 0, 'xfail': 0, 'failed': [],
+           'done': False, 'kmemleak': None, 'figures': collections.Counter()}
+    prog = None
+    for raw in text.splitlines():
+        line = raw.rstrip('\r')
+        m = re.search(r'vmtest: begin (\S+)', line)
+        if m:
+            prog, seen, plan, failed_before = m.group(1), 0, None, res['fail']
+            continue
+        m = re.search(r'vmtest: end (\S+) rc=(\d+)', line)
+        if m:
+            rc = int(m.group(2))
+            # a program that died early, or failed without saying which
+            # test (kselftest: 0 pass, 4 all skipped)
+            if plan is not None and seen < plan:
+                res['fail'] += 1
+                res['failed'].append(f'{prog}: {seen} of {plan} results (exit {rc})')
+            elif rc not in (0, 4) and res['fail'] == failed_before:
+                res['fail'] += 1
+                res['failed'].append(f'{prog}: exit {rc}')
+            elif rc == 4 and plan is None:
+                # skipped as a whole before its plan (no device for it)
+                res['skip'] += 1
+            prog = None
+            continue
+        if 'vmtest: all done' in line:
+            res['done'] = True
+        m = re.search(r'vmtest: kmemleak: (\d+|not available)', line)
+        if m:
+            res['kmemleak'] = int(m.group(1)) if m.group(1).isdigit() else -1
+        # what the fault, fuzz and stress tests did, summed per scenario
+        m = re.match(r'^\s*# figure: ([\w.-]+)=(\d+)$', line)
+        if m:
+            res['figures'][m.group(1)] += int(m.group(2))
+        if prog is None:
+            continue
+        m = re.match(r'^1\.\.(\d+)$', line)
+        if m:
+            plan = int(m.group(1))
+            continue
+        m = TAP.match(line)
+        if not m or line.startswith('#'):
+            continue
+        # only a program's own top-level results count, not subtests' lines
+        if raw.startswith(' ') or raw.startswith('\t'):
+            continue
+        seen += 1
+        status, name, directive = m.group(1), m.group(3), m.group(4)
+        if directive == 'SKIP':
+            res['skip'] += 1
+        elif directive == 'XFAIL':
+            res['xfail'] += 1
+        elif directive == 'XPASS':
+            # an expected failure that passes: drop its XFAIL mark
+            res['fail'] += 1
+            res['failed'].append(f'{prog}: {name} (XPASS)')
+        elif status == 'ok':
+            res['pass'] += 1
+        else:
+            res['fail'] += 1
+            res['failed'].append(f'{prog}: {name}')
+    return res
+
+
+def parse_console(text):
+    """The results of one boot from its whole console.
+
+    The TAP comes from the clean copy guest/init prints at the end; without
+    it (a hang, a panic) the live, interleaved output is all there is.
+    Splats are looked for up to guest/init's deadline dump: the stacks it
+    asks for are no splat, and a guest that got that far has timed out.
+    """
+    m = TAP_COPY.search(text)
+    tap = m.group(1) if m else text
+    res = parse_tap(tap)
+    d = DEADLINE.search(text)
+    res['deadline'] = bool(d)
+    head = text[:d.start()] if d else text
+    res['splat'] = [line.strip() for line in head.splitlines() if SPLAT.search(line)]
+    return tap, res
+
+
+def verdict(r):
+    if r['timeout'] or r['deadline']:
+        return 'TIMEOUT'
+    if r['fail'] or r['splat'] or not r['done']:
+        return 'FAIL'
+    return 'ok'
+
+
+def report(name, r, timeout):
+    v = verdict(r)
+    if v == 'TIMEOUT':
+        v = f'TIMEOUT after {timeout}s' + (' (blocked tasks dumped)' if r['deadline'] else '')
+    progress('boot', f"{name}: {v} in {r['secs']:.1f}s: {r['pass']} passed, "
+             f"{r['fail']} failed, {r['skip']} skipped, {r['xfail']} xfail "
+             f"(console: out/{name}/console.log)")
+    for f in r['failed']:
+        progress('boot', f'  failed: {f}')
+    for s in r['splat'][:10]:
+        progress('boot', f'  splat: {s}')
+
+
+def summarize(results, checks=()):
+    """Print the table and the closing line; checks: (stage, ok) pairs.
+
+    results: {run name: (kernel name, result)}.  Returns True if all is well.
+    """
+    print()
+    for stage, ok in checks:
+        print(f"{stage:<24} {'ok' if ok else 'FAIL'}")
+    print(f"{'scenario':<16} {'kernel':<11} {'pass':>5} {'fail':>5} {'skip':>5} {'xfail':>5} "
+          f"{'splat':>5} {'leaks':>5} {'secs':>6}  verdict")
+    tot = {'pass': sum(ok for _, ok in checks),
+           'fail': sum(not ok for _, ok in checks), 'skip': 0}
+    for name, (scn, kernel, r) in results.items():
+        v = verdict(r)
+        fail = r['fail'] + (1 if v == 'TIMEOUT' or not r['done'] else 0)
+        leaks = '-' if r['kmemleak'] is None else 'n/a' if r['kmemleak'] < 0 else r['kmemleak']
+        print(f"{scn:<16} {kernel:<11} {r['pass']:>5} {r['fail']:>5} {r['skip']:>5} "
+              f"{r['xfail']:>5} {len(r['splat']):>5} {leaks:>5} {r['secs']:>6.1f}  {v}")
+        tot['pass'] += r['pass']
+        tot['fail'] += fail + (1 if r['splat'] else 0)
+        tot['skip'] += r['skip'] + r['xfail']
+    figures = [(n, r['figures']) for n, (_, _, r) in results.items() if r['figures']]
+    if figures:
+        # the "# figure: key=N" lines of the fault, fuzz and stress tests
+        print()
+        print('figures (fail-nth points swept, fuzz calls, stress seconds and operations):')
+        for n, fig in figures:
+            print(f'{n:<20} ' + ' '.join(f'{k}={v}' for k, v in sorted(fig.items())))
+    print()
+    print(f"{tot['pass']} passed, {tot['fail']} failed, {tot['skip']} skipped", flush=True)
+    return tot['fail'] == 0
