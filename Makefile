@@ -1,7 +1,7 @@
 # Entry points; tools/vmtest.py and its modules do the work.  See README.md.
 VMTEST := python3 tools/vmtest.py
 
-.PHONY: test check shell tree export build bench
+.PHONY: test check shell tree export build bench soak
 test:				## the VM test suite (the main job): 7.3 and 6.12 kernels
 	$(VMTEST) run $(if $(SCENARIOS),--scenarios $(SCENARIOS)) $(if $(KERNELS),--kernels $(KERNELS)) $(if $(TESTS),--tests '$(TESTS)')
 check:				## everything CI runs
@@ -16,3 +16,5 @@ build:
 	$(VMTEST) build $(if $(KERNELS),--kernels $(KERNELS))
 bench:				## a base kernel against the patched one (not a test)
 	$(VMTEST) bench $(if $(SCENARIOS),--scenarios $(SCENARIOS))
+soak:				## make soak SCENARIO=noiommu BOOTS=20: count hangs
+	$(VMTEST) soak --scenario $(or $(SCENARIO),noiommu) --boots $(or $(BOOTS),20) $(if $(KERNELS),--kernels $(KERNELS))

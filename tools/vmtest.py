@@ -23,6 +23,7 @@ Subcommands:
              per-patch build of both series, then run
   bench      boot a base kernel and the patched one on the topologies of
              bench/ and compare the timings of the hot reset ioctls
+  soak       boot one scenario N times on each kernel; count hangs
 
 Kernels are named by their line and kind: 7.3 (mainline/ on Linux 7.3),
 6.12 (backport-6.12/ on 6.12.y), with -debug (config/debug.config) or
@@ -32,6 +33,8 @@ in a cache outside the repository ($VMTEST_CACHE, default
 """
 
 import argparse
+import collections
+import concurrent.futures
 import os
 import shlex
 import sys
@@ -40,11 +43,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import vmtest_boot  # noqa: E402
 from vmtest_bench import cmd_bench  # noqa: E402
-from vmtest_boot import Scenario, boot, scenarios, stage_scenarios  # noqa: E402
+from vmtest_boot import (Scenario, boot, scenarios, stage_scenarios,  # noqa: E402
+                         timeout_of)
 from vmtest_common import CACHE, OUT, Fail, progress  # noqa: E402
 from vmtest_kernel import (lines, parse_kernels, stage_build, stage_deps,  # noqa: E402
                            stage_export, stage_fresh, stage_tree)
-from vmtest_parser import summarize  # noqa: E402
+from vmtest_parser import report, summarize, verdict  # noqa: E402
 from vmtest_patches import stage_bisect, stage_checkpatch  # noqa: E402
 
 RUN_KERNELS = '7.3,6.12'
@@ -60,6 +64,36 @@ def cmd_run(args, strict=False, checks=()):
     stage_build(kernels)
     results = stage_scenarios(names, kernels, args.jobs or os.cpu_count() or 2)
     return summarize(results, checks)
+
+
+def cmd_soak(args):
+    """Boot one scenario --boots times on each kernel, --jobs at a time."""
+    kernels = parse_kernels(args.kernels)
+    scn = Scenario(scenarios(args.scenario)[0])
+    stage_deps()
+    for line in {k.line.version: k.line for k in kernels}.values():
+        stage_tree(line)
+    stage_build(kernels)
+    runs = [(k, i) for k in kernels for i in range(1, args.boots + 1)]
+    tally = {k.name: collections.Counter() for k in kernels}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs or os.cpu_count() or 2) as pool:
+        futs = {pool.submit(boot, scn, k, name=f'soak-{scn.name}-{k.name}-{i}'): (k, i)
+                for k, i in runs}
+        for fut in concurrent.futures.as_completed(futs):
+            k, i = futs[fut]
+            r = fut.result()
+            v = verdict(r)
+            tally[k.name][v] += 1
+            tally[k.name]['secs'] += r['secs']
+            report(f'soak-{scn.name}-{k.name}-{i}', r, timeout_of(scn, k))
+    print()
+    for name, t in tally.items():
+        n = args.boots
+        print(f"soak {scn.name} on {name}: {n} boots, {t['ok']} ok, {t['FAIL']} failed, "
+              f"{t['TIMEOUT']} timed out, mean {t['secs'] / n:.1f}s")
+    bad = sum(t['FAIL'] + t['TIMEOUT'] for t in tally.values())
+    print(f"{sum(t['ok'] for t in tally.values())} passed, {bad} failed, 0 skipped")
+    return bad == 0
 
 
 def cmd_check(args):
@@ -86,7 +120,7 @@ def cmd_check(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = ap.add_subparsers(dest='cmd', required=True)
-    for name in ('deps', 'tree', 'export', 'build', 'run', 'shell', 'check', 'bench'):
+    for name in ('deps', 'tree', 'export', 'build', 'run', 'shell', 'check', 'bench', 'soak'):
         p = sub.add_parser(name)
         if name in ('run', 'check'):
             p.add_argument('--scenarios', help='comma-separated (default: all)')
@@ -96,7 +130,12 @@ def main():
             p.add_argument('--seed', type=int, help='seed of the fuzz test (default: the clock)')
         if name in ('run', 'shell'):
             p.add_argument('--tests', help='a glob: run only the test programs it matches')
-        if name in ('run', 'build', 'check'):
+        if name == 'soak':
+            p.add_argument('--scenario', default='noiommu')
+            p.add_argument('--boots', type=int, default=20)
+            p.add_argument('-j', '--jobs', type=int,
+                           help='guests booted at a time (default: one per core)')
+        if name in ('run', 'build', 'check', 'soak'):
             default = CHECK_KERNELS if name == 'check' else RUN_KERNELS
             p.add_argument('--kernels', default=default,
                            help='comma-separated: 7.3, 6.12, with -debug or -base '
@@ -155,6 +194,8 @@ def main():
             return 0 if cmd_check(args) else 1
         elif args.cmd == 'bench':
             return 0 if cmd_bench(args) else 1
+        elif args.cmd == 'soak':
+            return 0 if cmd_soak(args) else 1
     except Fail as e:
         progress('FAILED', str(e))
         print('\n0 passed, 1 failed, 0 skipped')

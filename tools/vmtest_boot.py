@@ -30,7 +30,8 @@ class Scenario:
         self.vfio = []
         self.timeout = 120
         self.memory = '512M'
-        self.kernels = None     # the lines it boots on: all
+        self.kernels = None     # the kernels it boots on: all
+        self.tests = None       # a glob of the test programs it runs: all
         with open(self.path) as f:
             for line in f:
                 line = line.strip()
@@ -51,6 +52,8 @@ class Scenario:
                     self.cmdline.append(f'vmtest.device={val}')
                 elif key == 'kernels':
                     self.kernels = val.split()
+                elif key == 'tests':
+                    self.tests = val
                 elif key == 'timeout':
                     self.timeout = int(val)
                 elif key == 'memory':
@@ -112,8 +115,8 @@ def qemu_cmd(scn, k, shell=False):
               'vmtest.bind=' + ','.join(scn.vfio), f'vmtest.seed={SEED}',
               f'vmtest.deadline={max(timeout_of(scn, k) - 15, 10)}'] + \
         k.cmdline + scn.cmdline
-    if TESTS:
-        append.append(f'vmtest.tests={TESTS}')
+    if TESTS or scn.tests:
+        append.append(f'vmtest.tests={TESTS or scn.tests}')
     if shell:
         append.append('vmtest.shell=1')
     cmd = ['qemu-system-x86_64', '-machine', 'q35,accel=tcg', '-cpu', 'max',

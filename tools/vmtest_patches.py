@@ -98,7 +98,9 @@ class Bisect:
                                  cwd=self.wt, text=True, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT)
             for text in res.stdout.splitlines():
-                found[re.sub(r':\d+:', ':', text.strip())] += 1
+                # line numbers left out ("h:123:" of the perl script,
+                # "h:123 " of 7.3's python one): lines above shift them
+                found[re.sub(r'(\.[ch]):\d+:?', r'\1:', text.strip())] += 1
         return found
 
 
