@@ -57,7 +57,10 @@ class Bisect:
         sh(['git', '-C', self.wt, 'checkout', '-q', '--detach', '-f', commit], log=self.log)
 
     def configure(self):
-        configure(self.build, tree=self.wt, log=self.log, extra=[BISECT_FRAGMENT])
+        # the selftests' config of the series' tip: the patch being built
+        # may come before the one that adds or changes it
+        configure(self.build, tree=self.wt, log=self.log,
+                  extra=[BISECT_FRAGMENT, os.path.join(self.line.tree, SELFTEST_DIR, 'config')])
 
     def warnings_at(self, commit, dirs, files):
         """W=1 and sparse (C=2) warnings in files, building dirs at commit.
