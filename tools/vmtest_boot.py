@@ -83,8 +83,8 @@ REFERENCE_LOOP_SECS = 0.12
 def host_speed():
     """How many times slower than the reference this host runs now (>= 1).
 
-    A fixed loop of Python, timed three times, the fastest kept: it sees a
-    slower CPU and the load of other work alike.
+    A fixed loop of Python, timed three times, the fastest kept, sees a
+    slower CPU; the 1-minute load average per core sees other work.
     """
     best = None
     for _ in range(3):
@@ -93,7 +93,10 @@ def host_speed():
         for i in range(2_000_000):
             n += i & 7
         best = min(best or 1e9, time.perf_counter() - t)
-    return max(1.0, best / REFERENCE_LOOP_SECS)
+    # the loop may catch a core free for a moment on a host that is busy
+    # all the same: a run queue longer than the cores slows the guests too
+    busy = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return max(1.0, best / REFERENCE_LOOP_SECS, busy)
 
 
 SPEED = None
