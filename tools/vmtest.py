@@ -34,7 +34,6 @@ in a cache outside the repository ($VMTEST_CACHE, default
 
 import argparse
 import collections
-import concurrent.futures
 import os
 import shlex
 import sys
@@ -43,49 +42,43 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import vmtest_boot  # noqa: E402
 from vmtest_bench import cmd_bench  # noqa: E402
-from vmtest_boot import (Scenario, boot, scenarios, stage_scenarios,  # noqa: E402
-                         timeout_of)
+from vmtest_boot import (Scenario, boot, boot_all, scenarios,  # noqa: E402
+                         stage_scenarios)
 from vmtest_common import CACHE, OUT, Fail, progress  # noqa: E402
 from vmtest_kernel import (lines, parse_kernels, stage_build, stage_deps,  # noqa: E402
                            stage_export, stage_fresh, stage_tree)
-from vmtest_parser import report, summarize, verdict  # noqa: E402
+from vmtest_parser import summarize, verdict  # noqa: E402
 from vmtest_patches import stage_bisect, stage_checkpatch  # noqa: E402
 
 RUN_KERNELS = '7.3,6.12'
 CHECK_KERNELS = '7.3,6.12,7.3-debug'
 
 
-def cmd_run(args, strict=False, checks=()):
-    names = scenarios(args.scenarios)
-    kernels = parse_kernels(args.kernels)
+def prepare(kernels, strict=False):
+    """deps, the trees of the kernels' lines, the kernels and initramfs."""
     stage_deps()
     for line in {k.line.version: k.line for k in kernels}.values():
         stage_tree(line, strict=strict)
-    stage_build(kernels)
+    return stage_build(kernels)
+
+
+def cmd_run(args, strict=False, checks=()):
+    names = scenarios(args.scenarios)
+    kernels = prepare(parse_kernels(args.kernels), strict)
     results = stage_scenarios(names, kernels, args.jobs or os.cpu_count() or 2)
     return summarize(results, checks)
 
 
 def cmd_soak(args):
     """Boot one scenario --boots times on each kernel, --jobs at a time."""
-    kernels = parse_kernels(args.kernels)
+    kernels = prepare(parse_kernels(args.kernels))
     scn = Scenario(scenarios(args.scenario)[0])
-    stage_deps()
-    for line in {k.line.version: k.line for k in kernels}.values():
-        stage_tree(line)
-    stage_build(kernels)
-    runs = [(k, i) for k in kernels for i in range(1, args.boots + 1)]
+    runs = {f'soak-{scn.name}-{k.name}-{i}': (scn, k)
+            for k in kernels for i in range(1, args.boots + 1)}
     tally = {k.name: collections.Counter() for k in kernels}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs or os.cpu_count() or 2) as pool:
-        futs = {pool.submit(boot, scn, k, name=f'soak-{scn.name}-{k.name}-{i}'): (k, i)
-                for k, i in runs}
-        for fut in concurrent.futures.as_completed(futs):
-            k, i = futs[fut]
-            r = fut.result()
-            v = verdict(r)
-            tally[k.name][v] += 1
-            tally[k.name]['secs'] += r['secs']
-            report(f'soak-{scn.name}-{k.name}-{i}', r, timeout_of(scn, k))
+    for _, kernel, r in boot_all(runs, args.jobs or os.cpu_count() or 2).values():
+        tally[kernel][verdict(r)] += 1
+        tally[kernel]['secs'] += r['secs']
     print()
     for name, t in tally.items():
         n = args.boots
@@ -177,16 +170,9 @@ def main():
             for line in lines(args.lines.split(',') if args.lines else None):
                 (stage_tree if args.cmd == 'tree' else stage_export)(line)
         elif args.cmd == 'build':
-            stage_deps()
-            kernels = parse_kernels(args.kernels)
-            for line in {k.line.version: k.line for k in kernels}.values():
-                stage_tree(line)
-            stage_build(kernels)
+            prepare(parse_kernels(args.kernels))
         elif args.cmd == 'shell':
-            stage_deps()
-            k, = parse_kernels(args.kernel)
-            stage_tree(k.line)
-            stage_build([k])
+            k, = prepare(parse_kernels(args.kernel))
             boot(Scenario(args.scenario), k, shell=True)
         elif args.cmd == 'run':
             return 0 if cmd_run(args) else 1

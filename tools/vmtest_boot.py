@@ -193,9 +193,17 @@ def stage_scenarios(names, kernels, jobs):
              f'for this host (speed x{SPEED:.2f} of the reference, doubled)')
     for r, (scn, k) in runs.items():
         progress('boot', f'{r}: {scn.desc} (replay: sh out/{r}/qemu.sh)')
+    return boot_all(runs, jobs)
+
+
+def boot_all(runs, jobs):
+    """Boot {run name: (scenario, kernel)}, jobs at a time, reporting each.
+
+    Returns {run name: (scenario name, kernel name, result)} in runs' order.
+    """
     results = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futs = {pool.submit(boot, scn, k): r for r, (scn, k) in runs.items()}
+        futs = {pool.submit(boot, scn, k, name=r): r for r, (scn, k) in runs.items()}
         for fut in concurrent.futures.as_completed(futs):
             r = futs[fut]
             scn, k = runs[r]
