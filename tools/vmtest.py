@@ -63,7 +63,7 @@ def prepare(kernels, strict=False):
 
 
 def cmd_run(args, strict=False, checks=()):
-    names = scenarios(args.scenarios)
+    names = scenarios(args.scenarios, check=strict)
     kernels = prepare(parse_kernels(args.kernels), strict)
     results = stage_scenarios(names, kernels, args.jobs or os.cpu_count() or 2)
     return summarize(results, checks)

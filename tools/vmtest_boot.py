@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from vmtest_common import REPO, Fail, logpath, progress
-from vmtest_parser import parse_console, report
+from vmtest_parser import expected_failures, parse_console, report
 
 SCENARIOS = os.path.join(REPO, 'scenarios')
 # the fuzz test's seed, the same for every guest of a run (--seed replays)
@@ -32,6 +32,7 @@ class Scenario:
         self.memory = '512M'
         self.kernels = None     # the kernels it boots on: all
         self.tests = None       # a glob of the test programs it runs: all
+        self.check_only = False  # slow: booted by make check, or when named
         with open(self.path) as f:
             for line in f:
                 line = line.strip()
@@ -58,6 +59,8 @@ class Scenario:
                     self.timeout = int(val)
                 elif key == 'memory':
                     self.memory = val
+                elif key == 'check-only':
+                    self.check_only = val == 'yes'
                 else:
                     raise Fail(f'{self.path}: unknown key {key!r}')
 
@@ -66,8 +69,11 @@ def all_scenarios():
     return sorted(p[:-4] for p in os.listdir(SCENARIOS) if p.endswith('.scn'))
 
 
-def scenarios(arg):
-    names = arg.split(',') if arg else all_scenarios()
+def scenarios(arg, check=False):
+    """The scenarios named in arg, or by default all but the check-only
+    ones (all with check)."""
+    names = arg.split(',') if arg else [
+        n for n in all_scenarios() if check or not Scenario(n).check_only]
     for n in names:
         if not os.path.exists(os.path.join(SCENARIOS, n + '.scn')):
             raise Fail(f'no scenario {n!r}; have: {", ".join(all_scenarios())}')
@@ -162,7 +168,7 @@ def boot(scn, k, shell=False, name=None):
             timed_out = True
     with open(console, 'rb') as f:
         text = f.read().decode('utf-8', 'replace')
-    tap, res = parse_console(text)
+    tap, res = parse_console(text, expected_failures(k.name))
     with open(os.path.join(d, 'tests.log'), 'w') as f:
         f.write(tap)
     res['secs'] = time.monotonic() - t

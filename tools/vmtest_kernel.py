@@ -152,7 +152,11 @@ class Line:
         return os.path.join(CACHE, f'{what}-{self.version}.stamp')
 
 
-LINES = {'7.3': ('mainline', 'PATCH'), '6.12': ('backport-6.12', 'PATCH 6.12.y')}
+# the subject prefix carries the version of each series
+LINES = {'7.3': ('mainline', 'PATCH v2'), '6.12': ('backport-6.12', 'PATCH 6.12.y v7')}
+# The line whose tree the selftests are built from, once, for every kernel:
+# kselftests run from a newer tree against an older kernel
+TEST_LINE = '7.3'
 
 
 def lines(names=None):
@@ -395,17 +399,18 @@ def check_config(build, frags):
         raise Fail('guest config lacks: ' + ', '.join(bad))
 
 
-def config_fragments(tree):
-    """config/guest.config, the tree's selftests config, the line's extra."""
-    frags = [FRAGMENT]
-    st = os.path.join(tree, SELFTEST_DIR, 'config')
-    if os.path.exists(st):
-        frags.append(st)
-    return frags
+def selftest_config():
+    """The selftests' config fragment, from the tree they are built from."""
+    return os.path.join(line_of(TEST_LINE).tree, SELFTEST_DIR, 'config')
+
+
+def config_fragments():
+    """config/guest.config and the selftests' config."""
+    return [FRAGMENT, selftest_config()]
 
 
 def configure(build, tree, log, extra=()):
-    frags = config_fragments(tree) + list(extra)
+    frags = config_fragments() + list(extra)
     text = ''.join(open(f).read() for f in frags)
     stamp = os.path.join(build, '.fragment')
     merged = stamp + '.in'
@@ -531,8 +536,8 @@ class Kernel:
     base (the line's base commit without the series, for comparisons).
 
     Its name is the line's version plus the kind: '7.3', '7.3-debug',
-    '6.12', '6.12-base'.  All kernels of a line boot the initramfs built
-    from that line's tree.  The debug kernel's guests get more time and
+    '6.12', '6.12-base'.  All kernels boot one initramfs, with the
+    selftests of the TEST_LINE's tree.  The debug kernel's guests get more time and
     memory, panic_on_warn and a kmemleak scan at the end (guest/init).
     """
     KINDS = ('plain', 'debug', 'base')
@@ -543,9 +548,7 @@ class Kernel:
         self.build = os.path.join(CACHE, 'build-' + self.name)
         self.tree = os.path.join(CACHE, f'base-tree-{line.version}') if kind == 'base' \
             else line.tree
-        self.extra = {'plain': [], 'debug': [DEBUG_FRAGMENT],
-                      # the base tree may lack the selftests' config: the series' one
-                      'base': [os.path.join(line.tree, SELFTEST_DIR, 'config')]}[kind]
+        self.extra = {'plain': [], 'debug': [DEBUG_FRAGMENT], 'base': []}[kind]
         self.log = f'build-{self.name}.log'
         self.bzimage = os.path.join(self.build, 'arch/x86/boot/bzImage')
         self.initrd = None
@@ -576,33 +579,35 @@ def parse_kernels(arg):
 
 
 def stage_build(kernels):
-    """Build each kernel, then per line the selftests and the initramfs."""
+    """Build each kernel, then the selftests and the initramfs they all boot."""
     for k in kernels:
         k.prepare()
         progress('config', f'{k.name}: allnoconfig + ' + ' + '.join(
-            os.path.relpath(f, REPO) if f.startswith(REPO) else os.path.relpath(f, k.line.tree)
-            for f in config_fragments(k.tree) + k.extra))
+            os.path.relpath(f, REPO) if f.startswith(REPO) else
+            os.path.relpath(f, CACHE) for f in config_fragments() + k.extra))
         configure(k.build, tree=k.tree, log=k.log, extra=k.extra)
         t = time.monotonic()
         progress('kernel', f'{k.name}: make bzImage (log: out/{k.log})')
         kmake(k.build, 'bzImage', log=k.log, tree=k.tree)
         progress('kernel', f'{k.name}: done in {time.monotonic() - t:.1f}s')
-    initrds = {}
+    initrd = stage_initramfs()
     for k in kernels:
-        line = k.line
-        if line.version not in initrds:
-            build = os.path.join(CACHE, 'build-' + line.version)
-            if not os.path.exists(os.path.join(build, '.config')):
-                configure(build, tree=line.tree, log=f'build-{line.version}.log')
-            log = f'build-{line.version}.log'
-            progs = selftest_programs(build_selftests(build, line.tree, log))
-            if not progs:
-                raise Fail(f'no selftests were built from {line.tree}/{SELFTEST_DIR}')
-            initrd = build_initramfs(os.path.join(build, 'initramfs.cpio'), progs,
-                                     build_bench(build, line.tree, log))
-            progress('initramfs', f'{line.version}: {len(progs)} test programs, '
-                     f'{os.path.getsize(initrd) >> 10} KiB')
-            initrds[line.version] = initrd
-        k.initrd = initrds[line.version]
+        k.initrd = initrd
     return kernels
 
+
+def stage_initramfs():
+    """The selftests of the TEST_LINE's tree, built once, in one initramfs."""
+    line = line_of(TEST_LINE)
+    build = os.path.join(CACHE, 'build-' + line.version)
+    log = f'build-{line.version}.log'
+    if not os.path.exists(os.path.join(build, '.config')):
+        configure(build, tree=line.tree, log=log)
+    progs = selftest_programs(build_selftests(build, line.tree, log))
+    if not progs:
+        raise Fail(f'no selftests were built from {line.tree}/{SELFTEST_DIR}')
+    initrd = build_initramfs(os.path.join(CACHE, 'initramfs.cpio'), progs,
+                             build_bench(build, line.tree, log))
+    progress('initramfs', f'{len(progs)} test programs from {line.name}/ ({line.version}), '
+             f'{os.path.getsize(initrd) >> 10} KiB, for every kernel')
+    return initrd

@@ -2,9 +2,11 @@
 """Reading a guest's console: TAP results, kernel splats, the summary."""
 
 import collections
+import fnmatch
+import os
 import re
 
-from vmtest_common import progress
+from vmtest_common import REPO, progress
 
 SPLAT = re.compile(r'(WARNING:|BUG:|Call Trace:|Kernel panic|KASAN:|UBSAN:|'
                    r'kmemleak: \d+ new suspected|possible recursive locking|'
@@ -16,16 +18,38 @@ DEADLINE = re.compile(r'^vmtest: deadline of \d+s reached', re.M)
 TAP_COPY = re.compile(r'^vmtest: tap begin\r?\n(.*?)^vmtest: tap end', re.S | re.M)
 
 
-def parse_tap(text):
-    """Count the TAP results of each test program run by guest/init."""
-    res = {'pass': 0, 'fail': 0, 'skip': 0, 'xfail': 0, 'failed': [],
+EXPECTED = os.path.join(REPO, 'config', 'expected-failures')
+
+
+def expected_failures(kernel):
+    """[(program, test glob, cause)] that config/expected-failures lists for kernel."""
+    out = []
+    with open(EXPECTED) as f:
+        for line in f:
+            if not line.strip() or line.startswith('#'):
+                continue
+            kglob, test, cause = line.split(None, 2)
+            if fnmatch.fnmatchcase(kernel, kglob):
+                prog, _, name = test.partition(':')
+                out.append((prog, name, cause.strip()))
+    return out
+
+
+def parse_tap(text, expected=()):
+    """Count the TAP results of each test program run by guest/init.
+
+    expected: expected_failures() of the kernel: those results count as
+    xfail when they fail, and as failures (XPASS) when they pass.
+    """
+    res = {'pass': 0, 'fail': 0, 'skip': 0, 'xfail': 0, 'failed': [], 'expected': [],
            'done': False, 'kmemleak': None, 'figures': collections.Counter()}
     prog = None
     for raw in text.splitlines():
         line = raw.rstrip('\r')
         m = re.search(r'vmtest: begin (\S+)', line)
         if m:
-            prog, seen, plan, failed_before = m.group(1), 0, None, res['fail']
+            prog, seen, plan = m.group(1), 0, None
+            failed_before, xfail_before = res['fail'], res['xfail']
             continue
         m = re.search(r'vmtest: end (\S+) rc=(\d+)', line)
         if m:
@@ -35,7 +59,8 @@ def parse_tap(text):
             if plan is not None and seen < plan:
                 res['fail'] += 1
                 res['failed'].append(f'{prog}: {seen} of {plan} results (exit {rc})')
-            elif rc not in (0, 4) and res['fail'] == failed_before:
+            elif rc not in (0, 4) and res['fail'] == failed_before and \
+                    res['xfail'] == xfail_before:
                 res['fail'] += 1
                 res['failed'].append(f'{prog}: exit {rc}')
             elif rc == 4 and plan is None:
@@ -66,6 +91,15 @@ def parse_tap(text):
             continue
         seen += 1
         status, name, directive = m.group(1), m.group(3), m.group(4)
+        known = [c for p, g, c in expected if p == prog and fnmatch.fnmatchcase(name, g)]
+        if known and directive != 'SKIP':
+            if status == 'ok':
+                res['fail'] += 1
+                res['failed'].append(f'{prog}: {name} (XPASS: listed in config/expected-failures)')
+            else:
+                res['xfail'] += 1
+                res['expected'].append(f'{prog}: {name}: {known[0]}')
+            continue
         if directive == 'SKIP':
             res['skip'] += 1
         elif directive == 'XFAIL':
@@ -82,7 +116,7 @@ def parse_tap(text):
     return res
 
 
-def parse_console(text):
+def parse_console(text, expected=()):
     """The results of one boot from its whole console.
 
     The TAP comes from the clean copy guest/init prints at the end; without
@@ -92,7 +126,7 @@ def parse_console(text):
     """
     m = TAP_COPY.search(text)
     tap = m.group(1) if m else text
-    res = parse_tap(tap)
+    res = parse_tap(tap, expected)
     d = DEADLINE.search(text)
     res['deadline'] = bool(d)
     head = text[:d.start()] if d else text
@@ -117,6 +151,8 @@ def report(name, r, timeout):
              f"(console: out/{name}/console.log)")
     for f in r['failed']:
         progress('boot', f'  failed: {f}')
+    for x in r['expected']:
+        progress('boot', f'  expected failure: {x}')
     for s in r['splat'][:10]:
         progress('boot', f'  splat: {s}')
 

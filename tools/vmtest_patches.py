@@ -57,10 +57,11 @@ class Bisect:
         sh(['git', '-C', self.wt, 'checkout', '-q', '--detach', '-f', commit], log=self.log)
 
     def configure(self):
-        # the selftests' config of the series' tip: the patch being built
-        # may come before the one that adds or changes it
+        # the selftests' config of the mainline series' tip (see
+        # config_fragments()): the patch being built may come before the
+        # one that adds or changes it, and the backport carries none
         configure(self.build, tree=self.wt, log=self.log,
-                  extra=[BISECT_FRAGMENT, os.path.join(self.line.tree, SELFTEST_DIR, 'config')])
+                  extra=[BISECT_FRAGMENT])
 
     def warnings_at(self, commit, dirs, files):
         """W=1 and sparse (C=2) warnings in files, building dirs at commit.
