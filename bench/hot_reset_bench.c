@@ -7,7 +7,9 @@
  * each method the devices can be opened for:
  *   group   the group API, group fds as proof
  *   zero    cdevs bound to one iommufd (or noiommu), zero-length array
- *   devfd   cdevs, bound device fds as proof (new in the series)
+ *   devfd   cdevs, bound device fds as proof, with
+ *           VFIO_PCI_HOT_RESET_FLAG_DEVICE_FDS (new in the series; a base
+ *           kernel refuses the flag with EINVAL)
  * it opens all N devices of the set, then times around the ioctl alone
  * (CLOCK_MONOTONIC, on the first device's fd):
  *   info      VFIO_DEVICE_GET_PCI_HOT_RESET_INFO
@@ -18,6 +20,8 @@
  *             one is checked to reset every device (the reset witness)
  * and, for a device alone on its bus, the PCI core's own bus reset of it
  * through sysfs (method "sysfs", op "bare"; reset_method set to "bus").
+ * First, a calibration op that no patch changes, to compare boots: the
+ * getppid() system call, timed in blocks of 100 (set=calib).
  * Each op gets untimed warm-up calls first; the answer of every timed call
  * must be the answer of the first one.
  *
@@ -36,6 +40,11 @@
 #include <unistd.h>
 
 #include "hot_reset_lib.h"
+
+/* built against the series' headers; the same binary runs on the bases */
+#ifndef VFIO_PCI_HOT_RESET_FLAG_DEVICE_FDS
+#define VFIO_PCI_HOT_RESET_FLAG_DEVICE_FDS (1 << 0)
+#endif
 
 #define WARMUP	5
 
@@ -74,6 +83,7 @@ static void report(const char *prefix, const char *method, const char *op,
 struct call {
 	int fd;
 	int kind;		/* 0: _INFO, 1: reset */
+	unsigned int flags;	/* of the reset */
 	const int *fds;
 	unsigned int count;
 };
@@ -84,7 +94,7 @@ static int do_call(const struct call *c)
 
 	if (!c->kind)
 		return hr_get_info(c->fd, &info);
-	return hr_hot_reset(c->fd, 0, c->fds, c->count);
+	return hr_hot_reset(c->fd, c->flags, c->fds, c->count);
 }
 
 static void time_op(const char *prefix, const char *method, const char *op,
@@ -140,14 +150,16 @@ static void bench_method(const struct hr_dev *devs, const struct hr_set *set,
 		proof = op.group_fds;
 		n = op.ngroups;
 	} else if (!strcmp(method, "devfd")) {
-		proof = op.fds;
-		n = op.count;
+		/* the caller's own fd proves it: the others' are the proof */
+		proof = op.fds + 1;
+		n = op.count - 1;
+		c.flags = VFIO_PCI_HOT_RESET_FLAG_DEVICE_FDS;
 	} else {
 		proof = NULL;
 		n = 0;
 	}
 	/* the last device's group or fd left out; zero-length has none */
-	if (n > 1) {
+	if (n > (group ? 1 : 0)) {
 		c.fds = proof;
 		c.count = n - 1;
 		time_op(prefix, method, "refused", &c, WARMUP, iters);
@@ -201,6 +213,23 @@ static void bench_bare(const struct hr_dev *dev, const char *prefix)
 	free(t);
 }
 
+/* getppid() in blocks of 100 calls: the speed of this boot. */
+static void bench_calib(void)
+{
+	double *t = calloc(iters, sizeof(*t));
+	int i, j;
+
+	for (i = 0; t && i < iters; i++) {
+		double t0 = now_us();
+
+		for (j = 0; j < 100; j++)
+			getppid();
+		t[i] = (now_us() - t0) / 100;
+	}
+	report("set=calib n=0 groups=0", "calib", "syscall", 0, t, t ? iters : 0);
+	free(t);
+}
+
 int main(int argc, char **argv)
 {
 	static const char * const methods[] = { "group", "zero", "devfd" };
@@ -221,6 +250,7 @@ int main(int argc, char **argv)
 	n = hr_find_devices(devs, HR_MAX_DEVS);
 	printf("bench: %d devices on vfio-pci, iters=%d accepted_iters=%d\n",
 	       n, iters, accepted_iters);
+	bench_calib();
 	for (i = 0; i < n; i++) {
 		if (devs[i].root_bus || devs[i].is_vf ||
 		    hr_get_set(devs, n, i, &set) || set.idx[0] != i)

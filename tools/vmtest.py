@@ -141,8 +141,8 @@ def main():
                            help='timed calls per _INFO and refused reset (default: 101)')
             p.add_argument('--accepted', type=int, default=5,
                            help='timed calls per accepted reset (default: 5)')
-            p.add_argument('--rounds', type=int, default=1,
-                           help='boots per kernel and topology (default: 1)')
+            p.add_argument('--rounds', type=int, default=5,
+                           help='boots per kernel and topology, alternating (default: 5)')
             p.add_argument('--from-logs', action='store_true',
                            help='boot nothing: tabulate the consoles of the last run')
         if name == 'shell':

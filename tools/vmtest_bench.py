@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The benchmark: a line's base kernel against the patched one.
+"""The benchmark: each line's base kernel against the patched one.
 
 Not a test: it fails only when a guest does not finish.  See README,
 Benchmark.
@@ -17,8 +17,9 @@ from vmtest_kernel import BENCH, Kernel, line_of, stage_build, stage_deps, stage
 
 BENCH_LINE = re.compile(r'^bench: set=(\S+) n=(\d+) groups=(\d+) method=(\w+) op=(\w+) '
                         r'ret=(-?\d+) iters=(\d+)(?: med=([\d.]+) p10=([\d.]+) p90=([\d.]+))?')
-BENCH_OPS = ('info', 'refused', 'accepted', 'bare')
-BENCH_METHODS = ('group', 'zero', 'devfd', 'sysfs')
+BENCH_OPS = ('info', 'refused', 'accepted', 'bare', 'syscall')
+BENCH_METHODS = ('group', 'zero', 'devfd', 'sysfs', 'calib')
+BENCH_LINES = ('7.3', '6.12')
 
 
 def bench_scenarios():
@@ -67,7 +68,11 @@ def bench_boot(name, k, args, rnd):
 
 
 def merge_rounds(rounds):
-    """Per key, the round with the smallest median; spread = max/min."""
+    """Per key, the round with the smallest median; spread = max/min.
+
+    The spread of one kernel's medians over its boots is the noise of the
+    method itself: a ratio between two kernels inside it says nothing.
+    """
     rows = {}
     for r in rounds:
         for key, row in r.items():
@@ -108,11 +113,24 @@ def growth(rows, kind, method, op):
     return math.log(t1 / t0) / math.log(n1 / n0), n0, n1
 
 
+def verdict_of(b, p):
+    """'faster', 'slower' or 'noise': the ratio against both spreads."""
+    ratio = p['med'] / b['med']
+    if not b.get('spread') or not p.get('spread'):
+        return 'one boot: no noise measured'
+    noise = b['spread'] * p['spread']
+    if ratio * noise < 1:
+        return 'faster'
+    if ratio > noise:
+        return 'slower'
+    return f'noise (x{noise:.2f})'
+
+
 def bench_table(name, rows):
     """Markdown: one row per (method, op, N) with both kernels and the ratio."""
     out = [f'### {name}', '',
-           '| method | op | N | groups | base | patched | patched/base |',
-           '|---|---|---:|---:|---:|---:|---:|']
+           '| method | op | N | groups | base | patched | patched/base | verdict |',
+           '|---|---|---:|---:|---:|---:|---:|---|']
     keys = sorted(set(rows['base']) | set(rows['plain']),
                   key=lambda k: (BENCH_METHODS.index(k[1]) if k[1] in BENCH_METHODS else 9,
                                  BENCH_OPS.index(k[2]) if k[2] in BENCH_OPS else 9, k[0]))
@@ -121,18 +139,20 @@ def bench_table(name, rows):
         if op not in BENCH_OPS:
             continue
         b, p = rows['base'].get(key), rows['plain'].get(key)
-        ratio = '-'
+        ratio, verdict = '-', '-'
         if b and p and b['med'] and p['med'] and b['ret'] == p['ret']:
             ratio = f"{p['med'] / b['med']:.2f}"
+            verdict = verdict_of(b, p)
         groups = (p or b)['groups']
         base = fmt_us(b, op)
         if method == 'devfd' and op != 'info':
-            # 6.12 refuses any array of device fds up front
-            base, ratio = 'EINVAL, no such proof' if b else '-', '-'
-        out.append(f'| {method} | {op} | {n} | {groups} | {base} | {fmt_us(p, op)} | {ratio} |')
+            # the base refuses VFIO_PCI_HOT_RESET_FLAG_DEVICE_FDS
+            base, ratio, verdict = 'EINVAL, no such flag' if b else '-', '-', '-'
+        out.append(f'| {method} | {op} | {n} | {groups} | {base} | {fmt_us(p, op)} '
+                   f'| {ratio} | {verdict} |')
     out += ['', '| method | op | base growth | patched growth |', '|---|---|---|---|']
-    for method in BENCH_METHODS[:-1]:
-        for op in BENCH_OPS[:-1]:
+    for method in BENCH_METHODS[:3]:
+        for op in BENCH_OPS[:3]:
             g = {kind: growth(rows, kind, method, op) for kind in ('base', 'plain')}
             if not any(g.values()):
                 continue
@@ -147,28 +167,32 @@ def cmd_bench(args):
     for n in names:
         if not os.path.exists(os.path.join(BENCH, n + '.scn')):
             raise Fail(f'no bench topology {n!r}; have: {", ".join(bench_scenarios())}')
-    # the benchmark program is built on the 6.12 selftests' library
-    line = line_of('6.12')
-    kernels = [Kernel(line, 'base'), Kernel(line, 'plain')]
+    bases = {v: Kernel(line_of(v), 'base') for v in BENCH_LINES}
+    patched = {v: Kernel(line_of(v), 'plain') for v in BENCH_LINES}
+    kernels = [k for v in BENCH_LINES for k in (bases[v], patched[v])]
     if not args.from_logs:
         stage_deps()
-        stage_tree(line)
+        for v in BENCH_LINES:
+            stage_tree(line_of(v))
         stage_build(kernels)
     md = [f'Benchmark: {args.iters} timed calls per _INFO and refused reset, '
           f'{args.accepted} per accepted reset; medians (p10..p90 in out/bench-*/console.log). '
           f'Command: {shlex.join([os.path.relpath(sys.argv[0])] + sys.argv[1:])}', '']
     if args.rounds > 1:
-        md += [f'{args.rounds} boots per kernel, alternating: each cell is the smallest '
-               'median of the boots, and (xS) the largest over the smallest.', '']
+        md += [f'{args.rounds} boots per kernel, the kernels alternating: each cell is the '
+               'smallest median of the boots, (xS) the largest over the smallest, the '
+               "noise of the method; a verdict says 'noise' when the ratio is inside the "
+               'product of the two spreads.', '']
     for name in names:
-        # one guest at a time, the base kernel first; with rounds, the
-        # kernels alternate, so that a slow spell of the host hits both
-        runs = {k.kind: [] for k in kernels}
-        for rnd in range(1, args.rounds + 1):
-            for k in kernels:
-                runs[k.kind].append(bench_boot(name, k, args, rnd))
-        rows = {kind: merge_rounds(r) for kind, r in runs.items()}
-        md.append(bench_table(name, rows))
+        for v in BENCH_LINES:
+            # one guest at a time; with rounds, base and patched alternate,
+            # so that a slow spell of the host hits both
+            runs = {'base': [], 'plain': []}
+            for rnd in range(1, args.rounds + 1):
+                for k in (bases[v], patched[v]):
+                    runs[k.kind].append(bench_boot(name, k, args, rnd))
+            rows = {kind: merge_rounds(r) for kind, r in runs.items()}
+            md.append(bench_table(f'{name}: {v}-base against {v}', rows))
     text = '\n'.join(md)
     with open(os.path.join(OUT, 'bench.md'), 'w') as f:
         f.write(text)
