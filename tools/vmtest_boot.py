@@ -80,6 +80,18 @@ def scenarios(arg, check=False):
     return names
 
 
+def mib(size):
+    """'512M', '2G' -> MiB"""
+    return int(size[:-1]) * (1024 if size[-1] in 'Gg' else 1)
+
+
+def guest_memory(scn, k):
+    """The scenario's memory, or the kernel's if that is more (debug: 1G)."""
+    if k.memory and mib(k.memory) > mib(scn.memory):
+        return k.memory
+    return scn.memory
+
+
 # The scenarios' timeouts were measured here, where the loop of
 # host_speed() takes 0.12 s while a kernel builds on both cores; a slower
 # or busier host gets them stretched in proportion.
@@ -133,7 +145,7 @@ def qemu_cmd(scn, k, shell=False):
     # sleeps forever (README, Facts)
     cmd = ['qemu-system-x86_64', '-machine', 'q35', '-accel', 'tcg,thread=single',
            '-cpu', 'max',
-           '-smp', '2', '-m', k.memory or scn.memory, '-nographic', '-no-reboot',
+           '-smp', '2', '-m', guest_memory(scn, k), '-nographic', '-no-reboot',
            '-bios', '/usr/share/qemu/qboot.rom',
            '-nic', 'none', '-kernel', k.bzimage, '-initrd', k.initrd,
            '-append', ' '.join(append)]

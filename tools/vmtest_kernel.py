@@ -473,42 +473,12 @@ def cpio_newc(entries, path):
         hdr('TRAILER!!!', 0, 0)
 
 
-# QEMU as a client inside the guest (hot_reset_qemu_test): the host's
-# binary, the shared libraries it loads, the firmware and option ROM of
-# its q35 machine and, where Debian builds TCG as a module, that module
-GUEST_QEMU = '/usr/bin/qemu-system-x86_64'
-GUEST_QEMU_FILES = ['/usr/share/qemu/qboot.rom', '/usr/share/qemu/kvmvapic.bin',
-                    '/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so']
-
-
-def qemu_client_files():
-    """(path in the guest, host file) of the nested QEMU, or [] without one."""
-    if not os.path.exists(GUEST_QEMU):
-        return []
-    files = [GUEST_QEMU] + [f for f in GUEST_QEMU_FILES if os.path.exists(f)]
-    out = subprocess.run(['ldd', GUEST_QEMU], capture_output=True, text=True,
-                         check=True).stdout
-    for line in out.splitlines():
-        # "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or
-        # "/lib64/ld-linux-x86-64.so.2 (0x...)"
-        m = re.search(r'(/\S+) \(0x', line)
-        if m:
-            files.append(m.group(1))
-    return [(f.lstrip('/'), f) for f in files]
-
-
 def build_initramfs(path, progs, bench):
-    """busybox, guest/init, the test programs, the benchmark, QEMU."""
+    """busybox, guest/init, the test programs, the benchmark."""
     entries = []
-    extra = qemu_client_files()
     dirs = ['bin', 'dev', 'proc', 'sys', 'tmp', 'tests', 'bench', 'etc', 'sbin',
             'usr', 'usr/bin', 'usr/sbin', 'root']
-    for name, _ in extra:
-        d = os.path.dirname(name)
-        while d and d not in dirs:
-            dirs.append(d)
-            d = os.path.dirname(d)
-    for d in sorted(dirs, key=lambda d: d.count('/')):
+    for d in dirs:
         entries.append((d, stat.S_IFDIR | 0o755, b''))
     entries.append(('dev/console', stat.S_IFCHR | 0o600, b''))
 
@@ -522,8 +492,6 @@ def build_initramfs(path, progs, bench):
         add(f'tests/{os.path.basename(p)}', p)
     if bench:
         add('bench/hot_reset_bench', bench)
-    for name, host in extra:
-        add(name, host)
     cpio_newc(entries, path)
     return path
 
