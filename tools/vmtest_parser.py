@@ -182,7 +182,7 @@ def summarize(results, checks=()):
     if figures:
         # the "# figure: key=N" lines of the fault, fuzz and stress tests
         print()
-        print('figures (fail-nth points swept, fuzz calls, stress seconds and operations):')
+        print('figures (fuzz calls, and the resets among them):')
         for n, fig in figures:
             print(f'{n:<20} ' + ' '.join(f'{k}={v}' for k, v in sorted(fig.items())))
     print()
