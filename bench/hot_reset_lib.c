@@ -207,10 +207,8 @@ static int learn_set(const struct hr_dev *devs, int n, int i,
 }
 
 /*
- * A device's affected set does not change while a test program runs, and
- * learning it costs a device open and close, so a reset.  Sets learnt by
- * hr_learn_sets() before the harness forks its tests are shared by all
- * of them.
+ * A device's affected set does not change while the program runs, and
+ * learning it costs a device open and close, so a reset: remember it.
  */
 static struct {
 	char bdf[16];
@@ -242,95 +240,6 @@ int hr_get_set(const struct hr_dev *devs, int n, int i, struct hr_set *set)
 	ret = learn_set(devs, n, i, set);
 	cache_set(devs[i].bdf, ret, set);
 	return ret;
-}
-
-void hr_learn_sets(void)
-{
-	struct hr_dev devs[HR_MAX_DEVS];
-	bool known[HR_MAX_DEVS] = {};
-	struct hr_set set;
-	unsigned int j;
-	int i, n;
-
-	n = hr_find_devices(devs, HR_MAX_DEVS);
-	for (i = 0; i < n; i++) {
-		if (known[i] || hr_get_set(devs, n, i, &set))
-			continue;
-		/* a slot or bus reset affects the same set from any member */
-		for (j = 0; j < set.count; j++) {
-			int k = set.idx[j];
-
-			if (k >= 0 && !known[k] && k != i)
-				cache_set(devs[k].bdf, 0, &set);
-			if (k >= 0)
-				known[k] = true;
-		}
-	}
-}
-
-bool hr_noiommu_cdev(const struct hr_dev *dev)
-{
-	return dev->noiommu && dev->cdev[0] && !dev->is_vf;
-}
-
-int hr_find_noiommu_set(const struct hr_dev *devs, int n,
-			unsigned int min_devs, unsigned int max_devs,
-			bool largest, struct hr_set *set)
-{
-	struct hr_set cur;
-	unsigned int j;
-	int i, found = -1;
-
-	for (i = 0; i < n; i++) {
-		if (!hr_noiommu_cdev(&devs[i]) || devs[i].root_bus ||
-		    hr_get_set(devs, n, i, &cur))
-			continue;
-		if (cur.idx[0] != i || cur.count < min_devs ||
-		    cur.count > max_devs)
-			continue;
-		for (j = 0; j < cur.count; j++) {
-			int k = cur.idx[j];
-
-			if (k < 0 || !hr_noiommu_cdev(&devs[k]) ||
-			    !hr_has_witness(&devs[k]))
-				break;
-		}
-		if (j < cur.count || (found >= 0 && cur.count <= set->count))
-			continue;
-		*set = cur;
-		found = i;
-		if (!largest)
-			break;
-	}
-	return found;
-}
-
-int hr_find_set(const struct hr_dev *devs, int n, int start,
-		unsigned int min_devs, unsigned int max_devs, bool cdev,
-		struct hr_set *set)
-{
-	unsigned int j;
-	int i;
-
-	for (i = start; i < n; i++) {
-		if (devs[i].root_bus || hr_get_set(devs, n, i, set) ||
-		    set->idx[0] != i || set->count < min_devs ||
-		    set->count > max_devs)
-			continue;
-		for (j = 0; j < set->count; j++) {
-			const struct hr_dev *d;
-
-			if (set->idx[j] < 0)
-				break;
-			d = &devs[set->idx[j]];
-			if (d->is_vf || !hr_has_witness(d) ||
-			    (cdev && !d->cdev[0]) || d->noiommu != devs[i].noiommu)
-				break;
-		}
-		if (j == set->count)
-			return i;
-	}
-	return -1;
 }
 
 int hr_open_set(const struct hr_dev *devs, const struct hr_set *set,
@@ -521,32 +430,13 @@ int hr_cdev_bind(int devfd, int iommufd, uint32_t *devid)
 	return 0;
 }
 
-int hr_cdev_bind_auto(int devfd, const struct hr_dev *dev, uint32_t *devid)
-{
-	int iommufd, ret;
-
-	iommufd = hr_iommufd_open();
-	if (iommufd < 0)
-		return iommufd;
-	/* the bound device keeps its own reference on the iommufd_ctx */
-	ret = hr_cdev_bind(devfd, iommufd, devid);
-	close(iommufd);
-	return ret;
-}
-
-int hr_get_info_flags(int devfd, uint32_t flags, struct hr_info *info)
+int hr_get_info(int devfd, struct hr_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->hdr.argsz = sizeof(*info);
-	info->hdr.flags = flags;
 	if (ioctl(devfd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info))
 		return -errno;
 	return 0;
-}
-
-int hr_get_info(int devfd, struct hr_info *info)
-{
-	return hr_get_info_flags(devfd, 0, info);
 }
 
 int hr_hot_reset(int devfd, uint32_t flags, const int *fds, uint32_t count)
@@ -729,12 +619,3 @@ int hr_witness_reset(int devfd, const struct hr_dev *dev)
 	return devfd < 0 ? -EBADF : witness_reset(devfd, dev);
 }
 
-int hr_witness_arm_sysfs(const struct hr_dev *dev)
-{
-	return witness_arm(-1, dev);
-}
-
-int hr_witness_reset_sysfs(const struct hr_dev *dev)
-{
-	return witness_reset(-1, dev);
-}

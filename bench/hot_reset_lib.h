@@ -50,32 +50,6 @@ struct hr_set {
 };
 
 int hr_get_set(const struct hr_dev *devs, int n, int i, struct hr_set *set);
-/*
- * Learn every device's set once, before the harness forks its tests (call
- * it from a constructor), so that each test does not pay a reset for it.
- */
-void hr_learn_sets(void);
-
-/* A noiommu device with a cdev, not a VF. */
-bool hr_noiommu_cdev(const struct hr_dev *dev);
-/*
- * A dev_set of noiommu cdevs that all have a reset witness, with at least
- * min_devs and at most max_devs devices: the first found, or the largest.
- * Returns the index of its first device, or -1.
- */
-int hr_find_noiommu_set(const struct hr_dev *devs, int n,
-			unsigned int min_devs, unsigned int max_devs,
-			bool largest, struct hr_set *set);
-
-/*
- * The first dev_set whose first device is devs[start] or later, with
- * min_devs to max_devs devices, all of them on vfio-pci, off the root bus,
- * not VFs, of one kind (noiommu or not), with a reset witness and, if
- * cdev, a cdev.  Returns the index of its first device, or -1.
- */
-int hr_find_set(const struct hr_dev *devs, int n, int start,
-		unsigned int min_devs, unsigned int max_devs, bool cdev,
-		struct hr_set *set);
 
 /* Legacy group/container interface: one container per group. */
 struct hr_group {
@@ -91,18 +65,11 @@ void hr_group_close(struct hr_group *grp);
 int hr_iommufd_open(void);
 int hr_cdev_open(const struct hr_dev *dev);
 int hr_cdev_bind(int devfd, int iommufd, uint32_t *devid);
-/* Bind with iommufd = -1 for a noiommu device, else to a new iommufd. */
-int hr_cdev_bind_auto(int devfd, const struct hr_dev *dev, uint32_t *devid);
-/*
- * Open dev through its group (in a container of its own, kept in *grp)
- * or through its cdev bound by hr_cdev_bind_auto(); returns the device fd.
- */
-int hr_open_dev(const struct hr_dev *dev, bool group, struct hr_group *grp);
 
 /*
  * Every device of a set opened by one process: through the groups (fds[]
  * from VFIO_GROUP_GET_DEVICE_FD, group_fds[] the distinct groups), or as
- * cdevs bound to one iommufd (-1 for noiommu devices), or only the first
+ * cdevs bound to one iommufd (no-IOMMU ones too, as 7.3 binds them), or only the first
  * count devices of the set (the others left unopened).
  */
 struct hr_opened {
@@ -125,26 +92,15 @@ int hr_reset_count(const struct hr_dev *devs, const struct hr_set *set,
 		   const struct hr_opened *op);
 
 /*
- * VFIO_DEVICE_GET_PCI_HOT_RESET_INFO with room for HR_MAX_DEVS devices,
- * and for the flags of each device that VFIO_PCI_HOT_RESET_FLAG_UNOPENED
- * asks for.  Returns 0 or -errno; the header is valid on -ENOSPC too.
+ * VFIO_DEVICE_GET_PCI_HOT_RESET_INFO with room for HR_MAX_DEVS devices.
+ * Returns 0 or -errno; the header is valid on -ENOSPC too.
  */
 struct hr_info {
 	struct vfio_pci_hot_reset_info hdr;
 	struct vfio_pci_dependent_device devices[HR_MAX_DEVS];
-	uint32_t dev_flags_room[HR_MAX_DEVS];
 };
 
 int hr_get_info(int devfd, struct hr_info *info);
-/* The same with flags set on input. */
-int hr_get_info_flags(int devfd, uint32_t flags, struct hr_info *info);
-
-/* The flags of each device, right after devices[hdr.count]. */
-static inline const uint32_t *hr_info_dev_flags(const struct hr_info *info)
-{
-	return (const uint32_t *)((const char *)info->devices +
-				  info->hdr.count * sizeof(info->devices[0]));
-}
 
 /* VFIO_DEVICE_PCI_HOT_RESET with the given fd array; returns 0 or -errno. */
 int hr_hot_reset(int devfd, uint32_t flags, const int *fds, uint32_t count);
@@ -162,8 +118,5 @@ int hr_hot_reset(int devfd, uint32_t flags, const int *fds, uint32_t count);
 int hr_witness_arm(int devfd, const struct hr_dev *dev);
 int hr_witness_reset(int devfd, const struct hr_dev *dev);
 bool hr_has_witness(const struct hr_dev *dev);
-/* The same through sysfs, for a device another process holds. */
-int hr_witness_arm_sysfs(const struct hr_dev *dev);
-int hr_witness_reset_sysfs(const struct hr_dev *dev);
 
 #endif /* HOT_RESET_LIB_H */
