@@ -9,6 +9,7 @@ import subprocess
 import time
 
 from vmtest_common import REPO, Fail, logpath, progress
+from vmtest_kernel import INITRD_WITH_CLIENTS
 from vmtest_parser import expected_failures, parse_console, report
 
 SCENARIOS = os.path.join(REPO, 'scenarios')
@@ -33,6 +34,7 @@ class Scenario:
         self.kernels = None     # the kernels it boots on: all
         self.tests = None       # a glob of the test programs it runs: all
         self.check_only = False  # slow: booted by make check, or when named
+        self.clients = False    # the initramfs carries clients/ and QEMU
         with open(self.path) as f:
             for line in f:
                 line = line.strip()
@@ -61,6 +63,8 @@ class Scenario:
                     self.memory = val
                 elif key == 'check-only':
                     self.check_only = val == 'yes'
+                elif key == 'clients':
+                    self.clients = val == 'yes'
                 else:
                     raise Fail(f'{self.path}: unknown key {key!r}')
 
@@ -147,7 +151,8 @@ def qemu_cmd(scn, k, shell=False):
            '-cpu', 'max',
            '-smp', '2', '-m', guest_memory(scn, k), '-nographic', '-no-reboot',
            '-bios', '/usr/share/qemu/qboot.rom',
-           '-nic', 'none', '-kernel', k.bzimage, '-initrd', k.initrd,
+           '-nic', 'none', '-kernel', k.bzimage,
+           '-initrd', INITRD_WITH_CLIENTS if scn.clients else k.initrd,
            '-append', ' '.join(append)]
     return cmd + scn.qemu
 

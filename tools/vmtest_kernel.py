@@ -45,6 +45,7 @@ APT_PACKAGES = {
     # command or file that proves the package is there -> package
     '/usr/share/qemu/qboot.rom': 'qemu-system-data',
     '/bin/busybox': 'busybox-static',
+    'mmdebstrap': 'mmdebstrap',
     'ccache': 'ccache',
     'sparse': 'sparse',
     'flex': 'flex',
@@ -496,6 +497,115 @@ def build_initramfs(path, progs, bench):
     return path
 
 
+# The clients (clients/) and what they run: the host's QEMU with the
+# shared libraries it loads and its firmware.  They go into an archive of
+# their own, appended to the initramfs for the scenarios that name them
+# (scenario key "clients"): the other guests boot without its 60 MB.
+CLIENTS = os.path.join(REPO, 'clients')
+GUEST_QEMU = '/usr/bin/qemu-system-x86_64'
+GUEST_QEMU_DATA = ['/usr/share/qemu/qboot.rom', '/usr/share/qemu/kvmvapic.bin']
+INITRD_WITH_CLIENTS = os.path.join(CACHE, 'initramfs-clients.cpio')
+
+
+def shared_libraries(binary):
+    """The files ldd says binary loads (the dynamic loader included)."""
+    out = subprocess.run(['ldd', binary], capture_output=True, text=True,
+                         check=True).stdout
+    # "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or
+    # "/lib64/ld-linux-x86-64.so.2 (0x...)"
+    return [m.group(1) for m in re.finditer(r'(/\S+) \(0x', out)]
+
+
+# DPDK as a client: Debian's (trixie) needs a newer libc than the host's,
+# so it comes from a minimal rootfs made with mmdebstrap, of which the
+# guest gets dpdk-testpmd, the shared libraries it and three of its
+# drivers load (PCI bus, ring mempool, e1000/igb/igbvf), in /dpdk, run by
+# chroot (clients/dpdk_client).
+DPDK_SUITE = 'trixie'
+DPDK_PACKAGES = ['dpdk-dev', 'librte-net-e1000-25', 'librte-mempool-ring25']
+DPDK_ROOTFS = os.path.join(CACHE, 'dpdk-rootfs')
+DPDK_LIBDIR = 'usr/lib/x86_64-linux-gnu'
+DPDK_PMDS = ['librte_bus_pci.so', 'librte_mempool_ring.so', 'librte_net_e1000.so']
+
+
+def dpdk_rootfs(log):
+    """The cached rootfs, made once (about 30 s and 420 MB)."""
+    testpmd = os.path.join(DPDK_ROOTFS, 'usr/bin/dpdk-testpmd')
+    if not os.path.exists(testpmd):
+        shutil.rmtree(DPDK_ROOTFS, ignore_errors=True)
+        progress('dpdk', f'mmdebstrap {DPDK_SUITE} + {" ".join(DPDK_PACKAGES)} '
+                 f'(log: out/{log})')
+        sh(['mmdebstrap', '--variant=apt', '--include=' + ','.join(DPDK_PACKAGES),
+            DPDK_SUITE, DPDK_ROOTFS], log=log)
+    return DPDK_ROOTFS
+
+
+def dpdk_files(log):
+    """The DPDK the guest gets: [(path in the guest, host file)] and
+    [(path in the guest, symlink target)], the rootfs's links kept: a
+    library reached by two names that are not one file would be loaded
+    twice (and DPDK's drivers panic then)."""
+    root = dpdk_rootfs(log)
+    plugdir = [d for d in os.listdir(os.path.join(root, DPDK_LIBDIR, 'dpdk'))
+               if d.startswith('pmds-')][0]
+    # EAL loads the drivers of its plugin directory whose names end in .so
+    pmds = [f'/{DPDK_LIBDIR}/dpdk/{plugdir}/{p}' for p in DPDK_PMDS]
+    out = subprocess.run(['chroot', root, 'ldd', '/usr/bin/dpdk-testpmd'] + pmds,
+                         capture_output=True, text=True, check=True).stdout
+    want = ['/usr/bin/dpdk-testpmd'] + pmds + re.findall(r'(/\S+) \(0x', out)
+    files, links = {}, {'dpdk/lib': 'usr/lib', 'dpdk/lib64': 'usr/lib64'}
+    for f in want:
+        # merged /usr, as in the rootfs: /lib and /lib64 are links into /usr
+        f = re.sub(r'^/(lib|lib64)/', r'/usr/\1/', f)
+        while os.path.islink(root + f):
+            target = os.readlink(root + f)
+            links['dpdk' + f] = target
+            f = os.path.normpath(os.path.join(os.path.dirname(f), target))
+        files['dpdk' + f] = root + f
+    return sorted(files.items()), sorted(links.items())
+
+
+def build_client_tool(build, log):
+    """clients/vfio_client_tool.c, against the uAPI headers of build."""
+    out = os.path.join(build, 'clients', 'vfio_client_tool')
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    sh(['gcc', '-static', '-O2', '-Wall', '-Werror',
+        '-isystem', os.path.join(build, 'usr/include'),
+        os.path.join(CLIENTS, 'vfio_client_tool.c'), '-o', out], log=log)
+    return out
+
+
+def build_clients_archive(path, tool, log):
+    """/clients (scripts and tool), the host's QEMU and /dpdk, as a cpio
+    archive to append to the initramfs."""
+    files = [(f.lstrip('/'), os.path.realpath(f))
+             for f in [GUEST_QEMU] + GUEST_QEMU_DATA + shared_libraries(GUEST_QEMU)]
+    dpdk, links = dpdk_files(log)
+    files += dpdk
+    dirs, entries = ['clients', 'dpdk/dev', 'dpdk/sys', 'dpdk/proc', 'dpdk/tmp'], []
+    for name, _ in files + links:
+        d = os.path.dirname(name)
+        while d and d not in dirs:
+            dirs.append(d)
+            d = os.path.dirname(d)
+    for d in sorted(dirs, key=lambda d: d.count('/')):
+        entries.append((d, stat.S_IFDIR | 0o755, b''))
+
+    def add(name, host):
+        with open(host, 'rb') as f:
+            entries.append((name, stat.S_IFREG | 0o755, f.read()))
+    for name, host in files:
+        add(name, host)
+    for name, target in links:
+        entries.append((name, stat.S_IFLNK | 0o777, target.encode()))
+    for c in sorted(os.listdir(CLIENTS)):
+        if c.endswith('_client'):
+            add(f'clients/{c}', os.path.join(CLIENTS, c))
+    add('clients/vfio_client_tool', tool)
+    cpio_newc(entries, path)
+    return path
+
+
 class Kernel:
     """One guest kernel of a line: plain, debug (config/debug.config) or
     base (the line's base commit without the series, for comparisons).
@@ -575,4 +685,12 @@ def stage_initramfs():
                              build_bench(build, log))
     progress('initramfs', f'{len(progs)} test programs from {line.name}/ ({line.version}), '
              f'{os.path.getsize(initrd) >> 10} KiB, for every kernel')
+    clients = build_clients_archive(os.path.join(CACHE, 'clients.cpio'),
+                                    build_client_tool(build, log), log)
+    with open(INITRD_WITH_CLIENTS, 'wb') as out:
+        for part in (initrd, clients):
+            with open(part, 'rb') as f:
+                shutil.copyfileobj(f, out)
+    progress('initramfs', f'clients/, {GUEST_QEMU} and DPDK: +{os.path.getsize(clients) >> 10} KiB, '
+             'for the scenarios with clients')
     return initrd
