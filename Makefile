@@ -7,7 +7,7 @@ test:				## the VM test suite (the main job): 7.3 and 6.12 kernels
 check:				## everything CI runs
 	$(VMTEST) check
 clients:			## QEMU and DPDK as clients of both kernels (also in make check)
-	$(VMTEST) run --scenarios clients $(if $(KERNELS),--kernels $(KERNELS))
+	$(VMTEST) run --scenarios clients,clients-noiommu $(if $(KERNELS),--kernels $(KERNELS))
 shell:				## make shell SCENARIO=iommu KERNEL=6.12
 	$(VMTEST) shell $(or $(SCENARIO),iommu) --kernel $(or $(KERNEL),7.3)
 tree:				## kernel git trees = base + patches, both lines

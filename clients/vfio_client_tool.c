@@ -9,6 +9,11 @@
  *	decode is turned on first: the holder may have left it off, as QEMU
  *	does around a reset.
  *
+ *   vfio_client_tool info BDF
+ *	Open BDF's cdev, bind it to a new iommufd and print what
+ *	VFIO_DEVICE_GET_PCI_HOT_RESET_INFO says: "flags=0x%x count=%u", then
+ *	"SSSS:BB:DD.F devid=%d" a device (what QEMU's iommufd back end reads).
+ *
  *   vfio_client_tool hold-pf BDF UUID
  *	Open the PF BDF through its group (type1, or no-IOMMU), set its VF
  *	token to UUID (VFIO_DEVICE_FEATURE_PCI_VF_TOKEN), print "holding"
@@ -17,6 +22,7 @@
  * Exit status 0, or 1 with the reason on stderr.
  */
 #include <endian.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -29,6 +35,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
@@ -76,6 +83,49 @@ static int bar0(const char *bdf, const char *offset, const char *value)
 		printf("0x%08x\n", le32toh(*reg));
 	munmap(map, page);
 	close(fd);
+	return 0;
+}
+
+static int info(const char *bdf)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	char path[PATH_MAX], buf[4096];
+	struct vfio_pci_hot_reset_info *hri = (void *)buf;
+	struct dirent *dent;
+	int device, iommufd;
+	unsigned int i;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	if (!dir)
+		return die(path);
+	while ((dent = readdir(dir)) && strncmp(dent->d_name, "vfio", 4))
+		;
+	if (!dent) {
+		fprintf(stderr, "vfio_client_tool: %s has no vfio cdev\n", bdf);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", dent->d_name);
+	closedir(dir);
+	device = open(path, O_RDWR);
+	if (device < 0)
+		return die(path);
+	iommufd = open("/dev/iommu", O_RDWR);
+	if (iommufd < 0)
+		return die("/dev/iommu");
+	bind.iommufd = iommufd;
+	if (ioctl(device, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		return die("VFIO_DEVICE_BIND_IOMMUFD");
+	memset(buf, 0, sizeof(buf));
+	hri->argsz = sizeof(buf);
+	if (ioctl(device, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, hri))
+		return die("VFIO_DEVICE_GET_PCI_HOT_RESET_INFO");
+	printf("flags=0x%x count=%u\n", hri->flags, hri->count);
+	for (i = 0; i < hri->count; i++)
+		printf("%04x:%02x:%02x.%x devid=%d\n", hri->devices[i].segment,
+		       hri->devices[i].bus, hri->devices[i].devfn >> 3,
+		       hri->devices[i].devfn & 7, (int)hri->devices[i].devid);
 	return 0;
 }
 
@@ -151,9 +201,12 @@ int main(int argc, char **argv)
 {
 	if (argc >= 4 && argc <= 5 && !strcmp(argv[1], "bar0"))
 		return bar0(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
+	if (argc == 3 && !strcmp(argv[1], "info"))
+		return info(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "hold-pf"))
 		return hold_pf(argv[2], argv[3]);
 	fprintf(stderr, "usage: %s bar0 BDF OFFSET [VALUE]\n"
-		"       %s hold-pf BDF UUID\n", argv[0], argv[0]);
+		"       %s info BDF\n"
+		"       %s hold-pf BDF UUID\n", argv[0], argv[0], argv[0]);
 	return 1;
 }
