@@ -133,7 +133,7 @@ def main():
             p.add_argument('--kernels', default=default,
                            help='comma-separated: 7.3, 6.12, with -debug or -base '
                            f'(default: {default})')
-        if name in ('tree', 'export'):
+        if name in ('tree', 'export', 'bench'):
             p.add_argument('--lines', help='comma-separated: 7.3, 6.12 (default: both)')
         if name == 'bench':
             p.add_argument('--scenarios', help='comma-separated topologies of bench/ (default: all)')

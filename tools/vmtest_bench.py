@@ -167,12 +167,13 @@ def cmd_bench(args):
     for n in names:
         if not os.path.exists(os.path.join(BENCH, n + '.scn')):
             raise Fail(f'no bench topology {n!r}; have: {", ".join(bench_scenarios())}')
-    bases = {v: Kernel(line_of(v), 'base') for v in BENCH_LINES}
-    patched = {v: Kernel(line_of(v), 'plain') for v in BENCH_LINES}
-    kernels = [k for v in BENCH_LINES for k in (bases[v], patched[v])]
+    versions = args.lines.split(',') if args.lines else BENCH_LINES
+    bases = {v: Kernel(line_of(v), 'base') for v in versions}
+    patched = {v: Kernel(line_of(v), 'plain') for v in versions}
+    kernels = [k for v in versions for k in (bases[v], patched[v])]
     if not args.from_logs:
         stage_deps()
-        for v in BENCH_LINES:
+        for v in versions:
             stage_tree(line_of(v))
         stage_build(kernels)
     md = [f'Benchmark: {args.iters} timed calls per _INFO and refused reset, '
@@ -184,7 +185,7 @@ def cmd_bench(args):
                "noise of the method; a verdict says 'noise' when the ratio is inside the "
                'product of the two spreads.', '']
     for name in names:
-        for v in BENCH_LINES:
+        for v in versions:
             # one guest at a time; with rounds, base and patched alternate,
             # so that a slow spell of the host hits both
             runs = {'base': [], 'plain': []}
