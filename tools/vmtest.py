@@ -54,25 +54,27 @@ RUN_KERNELS = '7.3,6.12'
 CHECK_KERNELS = '7.3,6.12,7.3-debug'
 
 
-def prepare(kernels, strict=False):
-    """deps, the trees of the kernels' lines, the kernels and initramfs."""
+def prepare(kernels, strict=False, clients=False):
+    """deps, the trees of the kernels' lines, the kernels and initramfs
+    (clients: a scenario to boot carries clients/)."""
     stage_deps()
     for line in {k.line.version: k.line for k in kernels}.values():
         stage_tree(line, strict=strict)
-    return stage_build(kernels)
+    return stage_build(kernels, clients)
 
 
 def cmd_run(args, strict=False, checks=()):
     names = scenarios(args.scenarios, check=strict)
-    kernels = prepare(parse_kernels(args.kernels), strict)
+    kernels = prepare(parse_kernels(args.kernels), strict,
+                      any(Scenario(n).clients for n in names))
     results = stage_scenarios(names, kernels, args.jobs or os.cpu_count() or 2)
     return summarize(results, checks)
 
 
 def cmd_soak(args):
     """Boot one scenario --boots times on each kernel, --jobs at a time."""
-    kernels = prepare(parse_kernels(args.kernels))
     scn = Scenario(scenarios(args.scenario)[0])
+    kernels = prepare(parse_kernels(args.kernels), clients=scn.clients)
     runs = {f'soak-{scn.name}-{k.name}-{i}': (scn, k)
             for k in kernels for i in range(1, args.boots + 1)}
     tally = {k.name: collections.Counter() for k in kernels}
@@ -172,8 +174,9 @@ def main():
         elif args.cmd == 'build':
             prepare(parse_kernels(args.kernels))
         elif args.cmd == 'shell':
-            k, = prepare(parse_kernels(args.kernel))
-            boot(Scenario(args.scenario), k, shell=True)
+            scn = Scenario(args.scenario)
+            k, = prepare(parse_kernels(args.kernel), clients=scn.clients)
+            boot(scn, k, shell=True)
         elif args.cmd == 'run':
             return 0 if cmd_run(args) else 1
         elif args.cmd == 'check':

@@ -507,10 +507,11 @@ GUEST_QEMU_DATA = ['/usr/share/qemu/qboot.rom', '/usr/share/qemu/kvmvapic.bin']
 INITRD_WITH_CLIENTS = os.path.join(CACHE, 'initramfs-clients.cpio')
 
 
-def shared_libraries(binary):
-    """The files ldd says binary loads (the dynamic loader included)."""
-    out = subprocess.run(['ldd', binary], capture_output=True, text=True,
-                         check=True).stdout
+def shared_libraries(*binaries, root=None):
+    """The files ldd says the binaries load (the dynamic loader included);
+    with root, of binaries in that rootfs, by its own ldd."""
+    out = subprocess.run((['chroot', root] if root else []) + ['ldd', *binaries],
+                         capture_output=True, text=True, check=True).stdout
     # "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or
     # "/lib64/ld-linux-x86-64.so.2 (0x...)"
     return [m.group(1) for m in re.finditer(r'(/\S+) \(0x', out)]
@@ -550,9 +551,8 @@ def dpdk_files(log):
                if d.startswith('pmds-')][0]
     # EAL loads the drivers of its plugin directory whose names end in .so
     pmds = [f'/{DPDK_LIBDIR}/dpdk/{plugdir}/{p}' for p in DPDK_PMDS]
-    out = subprocess.run(['chroot', root, 'ldd', '/usr/bin/dpdk-testpmd'] + pmds,
-                         capture_output=True, text=True, check=True).stdout
-    want = ['/usr/bin/dpdk-testpmd'] + pmds + re.findall(r'(/\S+) \(0x', out)
+    want = ['/usr/bin/dpdk-testpmd'] + pmds
+    want += shared_libraries(*want, root=root)
     files, links = {}, {'dpdk/lib': 'usr/lib', 'dpdk/lib64': 'usr/lib64'}
     for f in want:
         # merged /usr, as in the rootfs: /lib and /lib64 are links into /usr
@@ -576,7 +576,7 @@ def build_client_tool(build, log):
 
 
 def build_clients_archive(path, tool, log):
-    """/clients (scripts and tool), the host's QEMU and /dpdk, as a cpio
+    """/clients (scripts, their library and the tool), the host's QEMU and /dpdk, as a cpio
     archive to append to the initramfs."""
     files = [(f.lstrip('/'), os.path.realpath(f))
              for f in [GUEST_QEMU] + GUEST_QEMU_DATA + shared_libraries(GUEST_QEMU)]
@@ -599,7 +599,7 @@ def build_clients_archive(path, tool, log):
     for name, target in links:
         entries.append((name, stat.S_IFLNK | 0o777, target.encode()))
     for c in sorted(os.listdir(CLIENTS)):
-        if c.endswith('_client'):
+        if c.endswith('_client') or c.endswith('.sh'):
             add(f'clients/{c}', os.path.join(CLIENTS, c))
     add('clients/vfio_client_tool', tool)
     cpio_newc(entries, path)
@@ -653,8 +653,9 @@ def parse_kernels(arg):
     return kernels
 
 
-def stage_build(kernels):
-    """Build each kernel, then the selftests and the initramfs they all boot."""
+def stage_build(kernels, clients=False):
+    """Build each kernel, then the selftests and the initramfs they all boot
+    (with clients, the initramfs with the clients too)."""
     for k in kernels:
         k.prepare()
         progress('config', f'{k.name}: allnoconfig + ' + ' + '.join(
@@ -665,14 +666,15 @@ def stage_build(kernels):
         progress('kernel', f'{k.name}: make bzImage (log: out/{k.log})')
         kmake(k.build, 'bzImage', log=k.log, tree=k.tree)
         progress('kernel', f'{k.name}: done in {time.monotonic() - t:.1f}s')
-    initrd = stage_initramfs()
+    initrd = stage_initramfs(clients)
     for k in kernels:
         k.initrd = initrd
     return kernels
 
 
-def stage_initramfs():
-    """The selftests of the TEST_LINE's tree, built once, in one initramfs."""
+def stage_initramfs(clients=False):
+    """The selftests of the TEST_LINE's tree, built once, in one initramfs;
+    with clients, also that initramfs with the clients archive appended."""
     line = line_of(TEST_LINE)
     build = os.path.join(CACHE, 'build-' + line.version)
     log = f'build-{line.version}.log'
@@ -685,12 +687,13 @@ def stage_initramfs():
                              build_bench(build, log))
     progress('initramfs', f'{len(progs)} test programs from {line.name}/ ({line.version}), '
              f'{os.path.getsize(initrd) >> 10} KiB, for every kernel')
-    clients = build_clients_archive(os.path.join(CACHE, 'clients.cpio'),
-                                    build_client_tool(build, log), log)
-    with open(INITRD_WITH_CLIENTS, 'wb') as out:
-        for part in (initrd, clients):
-            with open(part, 'rb') as f:
-                shutil.copyfileobj(f, out)
-    progress('initramfs', f'clients/, {GUEST_QEMU} and DPDK: +{os.path.getsize(clients) >> 10} KiB, '
-             'for the scenarios with clients')
+    if clients:
+        archive = build_clients_archive(os.path.join(CACHE, 'clients.cpio'),
+                                        build_client_tool(build, log), log)
+        with open(INITRD_WITH_CLIENTS, 'wb') as out:
+            for part in (initrd, archive):
+                with open(part, 'rb') as f:
+                    shutil.copyfileobj(f, out)
+        progress('initramfs', f'clients/, {GUEST_QEMU} and DPDK: '
+                 f'+{os.path.getsize(archive) >> 10} KiB, for the scenarios with clients')
     return initrd
