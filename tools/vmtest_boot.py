@@ -190,6 +190,8 @@ def boot(scn, k, shell=False, name=None):
         f.write(tap)
     res['secs'] = time.monotonic() - t
     res['timeout'] = timed_out
+    with open(os.path.join(d, 'secs'), 'w') as f:
+        f.write(f"{res['secs']:.1f}\n")
     res['rc'] = p.returncode
     if not res['done'] and not timed_out:
         res['failed'].append('guest stopped before its tests finished')
@@ -219,14 +221,27 @@ def stage_scenarios(names, kernels, jobs):
     return boot_all(runs, jobs)
 
 
+def expected_secs(r, scn):
+    """How long run r took last time (out/<r>/secs); never run: its
+    scenario's timeout, so that it starts early."""
+    try:
+        with open(os.path.join(logpath(r), 'secs')) as f:
+            return float(f.read())
+    except (OSError, ValueError):
+        return float(scn.timeout)
+
+
 def boot_all(runs, jobs):
     """Boot {run name: (scenario, kernel)}, jobs at a time, reporting each.
+    The longest runs go first, so that no core waits on one long guest at
+    the end.
 
     Returns {run name: (scenario name, kernel name, result)} in runs' order.
     """
     results = {}
+    order = sorted(runs, key=lambda r: -expected_secs(r, runs[r][0]))
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futs = {pool.submit(boot, scn, k, name=r): r for r, (scn, k) in runs.items()}
+        futs = {pool.submit(boot, *runs[r], name=r): r for r in order}
         for fut in concurrent.futures.as_completed(futs):
             r = futs[fut]
             scn, k = runs[r]
