@@ -207,8 +207,10 @@ static int learn_set(const struct hr_dev *devs, int n, int i,
 }
 
 /*
- * A device's affected set does not change while the program runs, and
- * learning it costs a device open and close, so a reset: remember it.
+ * A device's affected set does not change while the program runs, it is
+ * the same for every device on the same bus (its slot or its bus), and
+ * learning it costs a device open and close, so a reset: remember it
+ * for each of them.
  */
 static struct {
 	char bdf[16];
@@ -239,6 +241,13 @@ int hr_get_set(const struct hr_dev *devs, int n, int i, struct hr_set *set)
 	}
 	ret = learn_set(devs, n, i, set);
 	cache_set(devs[i].bdf, ret, set);
+	for (k = 0; !ret && k < (int)set->count; k++) {
+		int j = set->idx[k];
+
+		if (j >= 0 && j != i && devs[j].segment == devs[i].segment &&
+		    devs[j].bus == devs[i].bus)
+			cache_set(devs[j].bdf, ret, set);
+	}
 	return ret;
 }
 
