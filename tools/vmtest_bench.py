@@ -106,29 +106,40 @@ def fmt_us(row, op):
 
 
 def growth(rows, kind, method, op, lo=0):
-    """Slope of log(time) over log(N) between the smallest N >= lo and the largest."""
+    """Slope of log(time) over log(N) between the smallest N >= lo and the largest.
+
+    With the range the boots allow: from the slowest boot at the small N
+    to the fastest at the large one, and the reverse.
+    """
     if kind == 'base' and method == 'devfd' and op != 'info':
         return None
-    pts = sorted((n, r['med']) for (n, m, o), r in rows[kind].items()
+    pts = sorted((n, r['med'], r.get('spread') or 1) for (n, m, o), r in rows[kind].items()
                  if m == method and o == op and r['med'] and n >= lo and
                  r['ret'] == (-22 if op == 'refused' else 0))
     if len(pts) < 2 or pts[0][0] == pts[-1][0]:
         return None
-    (n0, t0), (n1, t1) = pts[0], pts[-1]
-    return math.log(t1 / t0) / math.log(n1 / n0), n0, n1
+    (n0, t0, s0), (n1, t1, s1) = pts[0], pts[-1]
+    span = math.log(n1 / n0)
+    return (math.log(t1 / t0) / span, n0, n1,
+            math.log(t1 / (t0 * s0)) / span, math.log(t1 * s1 / t0) / span)
 
 
 def verdict_of(b, p):
-    """'faster', 'slower' or 'noise': the ratio against both spreads."""
+    """'faster' or 'slower' when the two kernels' boots do not overlap.
+
+    Every boot's median of one kernel below every boot's median of the
+    other: with 5 boots each, two equal kernels do that by chance with a
+    probability of 2 / C(10, 5), under 1 %.  Otherwise 'noise', with the
+    ratio's range over the boots.
+    """
     ratio = p['med'] / b['med']
     if not b.get('spread') or not p.get('spread'):
         return 'one boot: no noise measured'
-    noise = b['spread'] * p['spread']
-    if ratio * noise < 1:
+    if ratio * p['spread'] < 1:
         return 'faster'
-    if ratio > noise:
+    if ratio > b['spread']:
         return 'slower'
-    return f'noise (x{noise:.2f})'
+    return f"noise ({ratio / b['spread']:.2f}-{ratio * p['spread']:.2f})"
 
 
 def bench_table(name, rows):
@@ -163,8 +174,9 @@ def bench_table(name, rows):
                 g = {kind: growth(rows, kind, method, op, lo) for kind in ('base', 'plain')}
                 if not any(g.values()) or (lo and not any(v and v[1] == lo for v in g.values())):
                     continue
-                cell = {kind: (f'N^{v[0]:.2f} (N {v[1]}..{v[2]})' if v else '-')
-                        for kind, v in g.items()}
+                cell = {kind: (f'N^{v[0]:.2f} (N {v[1]}..{v[2]}' +
+                               (f'; {v[3]:.2f}-{v[4]:.2f})' if v[3] != v[4] else ')')
+                               if v else '-') for kind, v in g.items()}
                 out.append(f"| {method} | {op} | {cell['base']} | {cell['plain']} |")
     return '\n'.join(out) + '\n'
 
@@ -189,8 +201,10 @@ def cmd_bench(args):
     if args.rounds > 1:
         md += [f'{args.rounds} boots per kernel, the kernels alternating: each cell is the '
                'smallest median of the boots, (xS) the largest over the smallest, the '
-               "noise of the method; a verdict says 'noise' when the ratio is inside the "
-               'product of the two spreads.', '']
+               "noise of the method.  A verdict says 'faster' or 'slower' when no boot of "
+               'one kernel overlaps a boot of the other (by chance: under 1 % with 5 boots '
+               "each), else 'noise' with the range of the ratio over the boots; a growth "
+               'exponent comes with its range over the boots.', '']
     for name in names:
         for v in versions:
             # one guest at a time; with rounds, base and patched alternate,
