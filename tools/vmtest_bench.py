@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """The benchmark: each line's base kernel against the patched one.
 
-Not a test: it fails only when a guest does not finish.  See README,
-Benchmark.
+Not a test: it fails only when a guest does not finish or a timed call
+goes wrong (an answer that changes, a whole proof refused, a reset that
+misses a device).  See README, Benchmark.
 """
 
 import math
