@@ -154,7 +154,7 @@ class Line:
 
 
 # the subject prefix carries the version of each series
-LINES = {'7.3': ('mainline', 'PATCH v5'), '6.12': ('backport-6.12', 'PATCH 6.12.y v9')}
+LINES = {'7.3': ('mainline', 'PATCH v6'), '6.12': ('backport-6.12', 'PATCH 6.12.y v9')}
 # The line whose tree the selftests are built from, once, for every kernel:
 # kselftests run from a newer tree against an older kernel
 TEST_LINE = '7.3'

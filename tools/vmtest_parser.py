@@ -178,6 +178,12 @@ def summarize(results, checks=()):
         tot['pass'] += r['pass']
         tot['fail'] += fail + (1 if r['splat'] else 0)
         tot['skip'] += r['skip'] + r['xfail']
+    stalled = [n for n, (_, _, r) in results.items() if r.get('stalls')]
+    if stalled:
+        # a guest that stalled before /init was booted once more (vmtest_boot)
+        print()
+        print('stalled in early boot, booted again: ' +
+              ', '.join(f'{n} (out/{n}/console-stall.log)' for n in stalled))
     figures = [(n, r['figures']) for n, (_, _, r) in results.items() if r['figures']]
     if figures:
         # the "# figure: key=N" lines of the fault, fuzz and stress tests
