@@ -31,7 +31,9 @@ def bench_boot(name, k, args, rnd):
     """Boot one bench topology on kernel k; {(n, method, op): fields}."""
     scn = Scenario(name, BENCH)
     scn.name = 'bench-' + name + (f'-r{rnd}' if args.rounds > 1 else '')
-    scn.cmdline.append(f'vmtest.bench={args.iters},{args.accepted}')
+    # the method timed first on each set turns with the rounds (see
+    # bench/hot_reset_bench.c); base and patched of a round alike
+    scn.cmdline.append(f'vmtest.bench={args.iters},{args.accepted},{(rnd - 1) % 3}')
     d = f'{scn.name}-{k.name}'
     console = os.path.join(logpath(d), 'console.log')
     if args.from_logs:
@@ -200,7 +202,8 @@ def cmd_bench(args):
           f'{args.accepted} per accepted reset; medians (p10..p90 in out/bench-*/console.log). '
           f'Command: {shlex.join([os.path.relpath(sys.argv[0])] + sys.argv[1:])}', '']
     if args.rounds > 1:
-        md += [f'{args.rounds} boots per kernel, the kernels alternating: each cell is the '
+        md += [f'{args.rounds} boots per kernel, the kernels alternating, the method timed '
+               'first on each set turning with the boots (group, zero, devfd, ...): each cell is the '
                'smallest median of the boots, (xS) the largest over the smallest, the '
                "noise of the method.  A verdict says 'faster' or 'slower' when no boot of "
                'one kernel overlaps a boot of the other (by chance: under 1 % with 5 boots '
