@@ -30,7 +30,7 @@
  * R is 0 or -errno; a method the kernel does not offer prints ret and no
  * times.  Usage: hot_reset_bench [iters [accepted_iters [first]]] (default
  * 101 5 0); first: the method timed first on every set (0 group, 1 zero,
- * 2 devfd), the others following in that order.  Under QEMU TCG the calls
+ * 2 devfd; taken modulo 3), the others following in that order.  Under QEMU TCG the calls
  * on a set of 256 took up to twice as long for the methods timed after
  * another had opened and closed the set as for the first one, whatever
  * the method: the host rotates the first method over its rounds.
@@ -268,6 +268,7 @@ int main(int argc, char **argv)
 	struct rlimit rl = { 8192, 8192 };
 	struct hr_set set;
 	char prefix[96];
+	const unsigned int nr_methods = sizeof(methods) / sizeof(methods[0]);
 	unsigned int m, first = 0;
 	int n, i;
 
@@ -276,7 +277,7 @@ int main(int argc, char **argv)
 	if (argc > 2)
 		accepted_iters = atoi(argv[2]);
 	if (argc > 3)
-		first = atoi(argv[3]) % 3;
+		first = strtoul(argv[3], NULL, 10) % nr_methods;
 	/* a group, a container and a device fd per device */
 	setrlimit(RLIMIT_NOFILE, &rl);
 
@@ -291,8 +292,8 @@ int main(int argc, char **argv)
 			continue;
 		snprintf(prefix, sizeof(prefix), "set=%.16s n=%u groups=%u",
 			 devs[i].bdf, set.count, set.ngroups);
-		for (m = 0; m < 3; m++)
-			bench_method(devs, &set, prefix, methods[(first + m) % 3]);
+		for (m = 0; m < nr_methods; m++)
+			bench_method(devs, &set, prefix, methods[(first + m) % nr_methods]);
 		if (set.count == 1)
 			bench_bare(&devs[i], prefix);
 	}

@@ -31,9 +31,9 @@ def bench_boot(name, k, args, rnd):
     """Boot one bench topology on kernel k; {(n, method, op): fields}."""
     scn = Scenario(name, BENCH)
     scn.name = 'bench-' + name + (f'-r{rnd}' if args.rounds > 1 else '')
-    # the method timed first on each set turns with the rounds (see
-    # bench/hot_reset_bench.c); base and patched of a round alike
-    scn.cmdline.append(f'vmtest.bench={args.iters},{args.accepted},{(rnd - 1) % 3}')
+    # the method timed first on each set turns with the rounds (the bench
+    # takes the round modulo its methods); base and patched of a round alike
+    scn.cmdline.append(f'vmtest.bench={args.iters},{args.accepted},{rnd - 1}')
     d = f'{scn.name}-{k.name}'
     console = os.path.join(logpath(d), 'console.log')
     if args.from_logs:
